@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+/** The `dnsgate` command line. Usage and configuration errors exit 2 with one line. */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from './config/load.js';
+import { serveCommand } from './commands/serve.js';
+
+const USAGE_EXIT = 2;
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+const program = new Command('dnsgate')
+  .description('DNS proxy that enforces Calico domain egress policies per pod')
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(`dnsgate: ${text.replace(/^error: /, '').trimEnd()}\n`) });
+
+program.addCommand(serveCommand());
+program
+  .command('version')
+  .description('print the version')
+  .action(() => {
+    process.stdout.write(`dnsgate ${packageVersion()}\n`);
+  });
+
+for (const command of program.commands) command.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exit(error.exitCode === 0 ? 0 : USAGE_EXIT);
+  }
+  if (error instanceof ConfigError) {
+    process.stderr.write(`dnsgate: ${error.message}\n`);
+    process.exit(USAGE_EXIT);
+  }
+  process.stderr.write(`dnsgate: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,194 @@
+/** Resolves the `serve` configuration: defaults, then the YAML file, then flags. */
+import { readFileSync } from 'node:fs';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
+import { Endpoint, parseEndpoint } from '../net/address.js';
+import { UpstreamSpec } from '../upstream/spec.js';
+import { GivenOptions, OPTIONS, OptionName, RawValue, defaultNodeName, keyOf } from './options.js';
+
+export interface Config {
+  listen: Endpoint[];
+  upstream: UpstreamSpec[];
+  policies: string[];
+  pods: string | undefined;
+  kubernetes: boolean;
+  policyMode: 'NoDelay' | 'DelayDNSResponse';
+  /** Durations are in milliseconds. */
+  maxHold: number;
+  holdTimeoutAction: 'release' | 'servfail';
+  extraTtl: number;
+  minTtl: number;
+  maxTtl: number | undefined;
+  scope: 'pod' | 'node';
+  dataplane: 'none' | 'nftables';
+  denyResponse: 'off' | 'refused' | 'nxdomain';
+  logDir: string | undefined;
+  logStdout: boolean;
+  logFlushInterval: number;
+  logAggregation: number;
+  logPerNodeLimit: number;
+  logIncludeLabels: boolean;
+  logMaxFileSizeMb: number;
+  logMaxFiles: number;
+  admin: Endpoint | null;
+  stateFile: string | undefined;
+  cacheSize: number;
+  upstreamTimeout: number;
+  queryTimeout: number;
+  tcpIdleTimeout: number;
+  tcpMaxConnections: number;
+  maxIpsPerName: number;
+  maxEntries: number;
+  nftTable: string;
+  nftHook: 'forward' | 'output';
+  nodeName: string;
+}
+
+/** A configuration problem, already worded as the one line to print. */
+export class ConfigError extends Error {}
+
+const RESOLV_CONF = '/etc/resolv.conf';
+
+export function resolvConfNameservers(path = RESOLV_CONF): UpstreamSpec[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  const servers: UpstreamSpec[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^\s*nameserver\s+(\S+)/.exec(line);
+    const endpoint = match && parseEndpoint(match[1].split('%')[0], 53);
+    if (endpoint) servers.push({ kind: 'address', endpoint });
+  }
+  return servers;
+}
+
+function defaults(): Omit<Config, 'upstream' | 'logStdout'> {
+  return {
+    listen: [parseEndpoint('127.0.0.1:5353') as Endpoint],
+    policies: [],
+    pods: undefined,
+    kubernetes: false,
+    policyMode: 'DelayDNSResponse',
+    maxHold: 3000,
+    holdTimeoutAction: 'release',
+    extraTtl: 0,
+    minTtl: 2000,
+    maxTtl: undefined,
+    scope: 'pod',
+    dataplane: 'none',
+    denyResponse: 'off',
+    logDir: undefined,
+    logFlushInterval: 300_000,
+    logAggregation: 1,
+    logPerNodeLimit: 0,
+    logIncludeLabels: true,
+    logMaxFileSizeMb: 100,
+    logMaxFiles: 5,
+    admin: parseEndpoint('127.0.0.1:9253') as Endpoint,
+    stateFile: undefined,
+    cacheSize: 0,
+    upstreamTimeout: 2000,
+    queryTimeout: 3000,
+    tcpIdleTimeout: 10_000,
+    tcpMaxConnections: 1000,
+    maxIpsPerName: 1000,
+    maxEntries: 500_000,
+    nftTable: 'dnsgate',
+    nftHook: 'forward',
+    nodeName: defaultNodeName(),
+  };
+}
+
+const NAME_BY_KEY = new Map<string, OptionName>(
+  (Object.keys(OPTIONS) as OptionName[]).map((name) => [keyOf(name), name]),
+);
+
+function parseValue(name: OptionName, raw: RawValue | RawValue[], where: string): unknown {
+  const def = OPTIONS[name];
+  try {
+    if (def.repeatable) return (Array.isArray(raw) ? raw : [raw]).map((item) => def.parse(item));
+    if (Array.isArray(raw)) throw new Error('expected a single value, got a list');
+    return def.parse(raw);
+  } catch (error) {
+    throw new ConfigError(`${where}: ${(error as Error).message}`);
+  }
+}
+
+/** Options from flags: raw strings collected by commander, keyed by option name. */
+export function parseFlagValues(raw: Partial<Record<OptionName, RawValue | RawValue[]>>): GivenOptions {
+  const given: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(raw) as [OptionName, RawValue | RawValue[]][]) {
+    if (value === undefined) continue;
+    given[name] = parseValue(name, value, `--${keyOf(name)}`);
+  }
+  return given as GivenOptions;
+}
+
+function scalarValue(node: YamlNode | null | undefined): RawValue | undefined {
+  if (!isScalar(node)) return undefined;
+  const value = node.value;
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : undefined;
+}
+
+/** Options from a YAML config file; every error names `file:line:col`. */
+export function loadConfigFile(path: string): GivenOptions {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`${path}: cannot read config file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const at = (offset: number | undefined): string => {
+    const { line, col } = lineCounter.linePos(offset ?? 0);
+    return `${path}:${line}:${col}`;
+  };
+  if (doc.errors.length > 0) throw new ConfigError(`${at(doc.errors[0].pos[0])}: ${doc.errors[0].message.split('\n')[0]}`);
+  if (doc.contents === null) return {};
+  if (!isMap(doc.contents)) throw new ConfigError(`${at(doc.contents.range?.[0])}: expected a mapping of option keys`);
+  const given: Record<string, unknown> = {};
+  for (const pair of doc.contents.items) {
+    const keyNode = pair.key as YamlNode;
+    const key = String(scalarValue(keyNode) ?? '');
+    const name = NAME_BY_KEY.get(key);
+    if (!name) throw new ConfigError(`${at(keyNode.range?.[0])}: unknown key ${JSON.stringify(key)}`);
+    const valueNode = pair.value as YamlNode | null;
+    const where = `${at(valueNode?.range?.[0] ?? keyNode.range?.[0])}: ${key}`;
+    let raw: RawValue | RawValue[];
+    if (isSeq(valueNode)) {
+      raw = valueNode.items.map((item) => {
+        const value = scalarValue(item as YamlNode);
+        if (value === undefined) throw new ConfigError(`${at((item as YamlNode).range?.[0])}: ${key}: expected a scalar`);
+        return value;
+      });
+    } else {
+      const value = scalarValue(valueNode);
+      if (value === undefined) throw new ConfigError(`${where}: expected a value`);
+      raw = value;
+    }
+    given[name] = parseValue(name, raw, where);
+  }
+  return given as GivenOptions;
+}
+
+/** Defaults, overridden by the config file, overridden by flags; then cross-checks. */
+export function resolveConfig(flags: GivenOptions, file: GivenOptions = {}): Config {
+  const merged = { ...defaults(), ...file, ...flags } as Omit<Config, 'upstream' | 'logStdout'> & GivenOptions;
+  const upstream = merged.upstream ?? resolvConfNameservers();
+  if (upstream.length === 0) throw new ConfigError(`--upstream: none given and ${RESOLV_CONF} lists no nameserver`);
+  const config: Config = {
+    ...merged,
+    upstream,
+    logStdout: merged.logStdout ?? merged.logDir === undefined,
+  };
+  if (config.maxTtl !== undefined && config.maxTtl < config.minTtl) {
+    throw new ConfigError(`--max-ttl: ${config.maxTtl}ms is below --min-ttl ${config.minTtl}ms`);
+  }
+  if (config.queryTimeout < config.upstreamTimeout) {
+    throw new ConfigError(`--query-timeout: shorter than --upstream-timeout, so no upstream would get its full wait`);
+  }
+  return config;
+}

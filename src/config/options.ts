@@ -1,0 +1,146 @@
+/**
+ * Every `serve` setting, defined once: its flag, its YAML key (the flag without
+ * dashes), how a value is parsed, and its default. The CLI, the config file loader
+ * and `--help` all read this table.
+ */
+import { hostname } from 'node:os';
+import { parseDuration } from './duration.js';
+import { Endpoint, parseEndpoint } from '../net/address.js';
+import { UpstreamSpec, parseUpstreamSpec } from '../upstream/spec.js';
+
+export type RawValue = string | number | boolean;
+
+export interface OptionDef<T, Repeatable extends boolean = boolean> {
+  /** Commander's flag syntax, e.g. `--max-hold <duration>`. */
+  flag: string;
+  description: string;
+  repeatable: Repeatable;
+  /** Parses one value (one element of a repeatable option); throws with the reason. */
+  parse(raw: RawValue): T;
+  /** Shown in `--help`. */
+  defaultText?: string;
+}
+
+function option<T>(flag: string, description: string, parse: (raw: RawValue) => T, defaultText?: string): OptionDef<T, false> {
+  return { flag, description, parse, repeatable: false, defaultText };
+}
+
+function repeatable<T>(flag: string, description: string, parse: (raw: RawValue) => T, defaultText?: string): OptionDef<T, true> {
+  return { flag, description, parse, repeatable: true, defaultText };
+}
+
+function text(raw: RawValue): string {
+  if (typeof raw !== 'string' || raw.length === 0) throw new Error(`expected a non-empty string, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
+function oneOf<const T extends string>(...choices: T[]): (raw: RawValue) => T {
+  return (raw) => {
+    const value = String(raw);
+    if (!(choices as string[]).includes(value)) throw new Error(`expected one of ${choices.join(', ')}, got ${JSON.stringify(raw)}`);
+    return value as T;
+  };
+}
+
+function duration(raw: RawValue): number {
+  const ms = typeof raw === 'number' && raw === 0 ? 0 : parseDuration(String(raw));
+  if (ms === undefined) throw new Error(`expected a duration such as 500ms, 3s or 5m, got ${JSON.stringify(raw)}`);
+  return ms;
+}
+
+function positiveDuration(raw: RawValue): number {
+  const ms = duration(raw);
+  if (ms <= 0) throw new Error(`expected a duration above zero, got ${JSON.stringify(raw)}`);
+  return ms;
+}
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER): (raw: RawValue) => number {
+  return (raw) => {
+    const value = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new Error(`expected an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? '' : ` to ${max}`}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+}
+
+function boolean(raw: RawValue): boolean {
+  if (raw === true || raw === 'true') return true;
+  if (raw === false || raw === 'false') return false;
+  throw new Error(`expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+function listenEndpoint(raw: RawValue): Endpoint {
+  const endpoint = parseEndpoint(String(raw));
+  if (!endpoint) throw new Error(`expected IP:PORT or [IPv6]:PORT, got ${JSON.stringify(raw)}`);
+  return endpoint;
+}
+
+function adminEndpoint(raw: RawValue): Endpoint | null {
+  return raw === 'off' ? null : listenEndpoint(raw);
+}
+
+function upstream(raw: RawValue): UpstreamSpec {
+  const spec = parseUpstreamSpec(String(raw));
+  if (!spec) throw new Error(`expected IP, IP:PORT, [IPv6]:PORT or k8s-service:[NS/]NAME[:PORT], got ${JSON.stringify(raw)}`);
+  return spec;
+}
+
+function nftTableName(raw: RawValue): string {
+  const name = text(raw);
+  if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(name)) throw new Error(`expected an nftables table name, got ${JSON.stringify(raw)}`);
+  return name;
+}
+
+export const OPTIONS = {
+  listen: repeatable('--listen <host:port>', 'UDP and TCP listener; IPv6 as [::1]:5353 (repeatable)', listenEndpoint, '127.0.0.1:5353'),
+  upstream: repeatable('--upstream <server>', 'trusted DNS server: IP, IP:PORT, [IPv6]:PORT, k8s-service:[NS/]NAME[:PORT] (repeatable)', upstream, 'nameservers of /etc/resolv.conf'),
+  policies: repeatable('--policies <path>', 'YAML/JSON file or directory of Calico v3 resources (repeatable)', text),
+  pods: option('--pods <file>', 'Pod, Namespace and ServiceAccount objects, as kubectl get -o yaml prints them', text),
+  kubernetes: option('--kubernetes', 'read pods, namespaces, service accounts and policies from the Kubernetes API', boolean, 'off'),
+  policyMode: option('--policy-mode <mode>', 'NoDelay or DelayDNSResponse: hold each answer until the dataplane has its IPs', oneOf('NoDelay', 'DelayDNSResponse'), 'DelayDNSResponse'),
+  maxHold: option('--max-hold <duration>', 'longest hold of an answer', positiveDuration, '3s'),
+  holdTimeoutAction: option('--hold-timeout-action <action>', 'after --max-hold: release the answer or answer SERVFAIL', oneOf('release', 'servfail'), 'release'),
+  extraTtl: option('--extra-ttl <duration>', 'added to every learnt TTL (Calico DNSExtraTTL)', duration, '0s'),
+  minTtl: option('--min-ttl <duration>', 'floor of learnt lifetimes', duration, '2s'),
+  maxTtl: option('--max-ttl <duration>', 'ceiling of learnt lifetimes', positiveDuration, 'none'),
+  scope: option('--scope <scope>', 'allowed IPs per pod, or node-wide as Calico shares them', oneOf('pod', 'node'), 'pod'),
+  dataplane: option('--dataplane <dataplane>', 'who enforces the allowed-IP map', oneOf('none', 'nftables'), 'none'),
+  denyResponse: option('--deny-response <rcode>', 'answer names no policy allows for an enforced pod with this rcode', oneOf('off', 'refused', 'nxdomain'), 'off'),
+  logDir: option('--log-dir <dir>', 'write DNS logs to DIR/dns.log', text),
+  logStdout: option('--log-stdout [bool]', 'DNS log records as JSON lines on stdout', boolean, 'on when no --log-dir'),
+  logFlushInterval: option('--log-flush-interval <duration>', 'DNS log aggregation window', positiveDuration, '300s'),
+  logAggregation: option('--log-aggregation <kind>', '0 keeps client names and IPs, 1 aggregates replicas (Calico DNSLogsFileAggregationKind)', integer(0, 1), '1'),
+  logPerNodeLimit: option('--log-per-node-limit <n>', 'distinct log records per window, 0 for no limit (Calico DNSLogsFilePerNodeLimit)', integer(0), '0'),
+  logIncludeLabels: option('--log-include-labels <bool>', 'include client labels in DNS logs', boolean, 'true'),
+  logMaxFileSizeMb: option('--log-max-file-size-mb <n>', 'rotate dns.log at this size', integer(1), '100'),
+  logMaxFiles: option('--log-max-files <n>', 'rotated files kept', integer(1), '5'),
+  admin: option('--admin <host:port>', 'admin HTTP server (health, metrics, API), or off', adminEndpoint, '127.0.0.1:9253'),
+  stateFile: option('--state-file <path>', 'persist learnt mappings and restore them at start', text),
+  cacheSize: option('--cache-size <n>', 'response cache entries, 0 for off', integer(0), '0'),
+  upstreamTimeout: option('--upstream-timeout <duration>', 'wait for one upstream before trying the next', positiveDuration, '2s'),
+  queryTimeout: option('--query-timeout <duration>', 'answer SERVFAIL when no upstream answered within this', positiveDuration, '3s'),
+  tcpIdleTimeout: option('--tcp-idle-timeout <duration>', 'close an idle client TCP connection (RFC 7766)', positiveDuration, '10s'),
+  tcpMaxConnections: option('--tcp-max-connections <n>', 'client TCP connections per listener', integer(1), '1000'),
+  maxIpsPerName: option('--max-ips-per-name <n>', 'allowed IPs kept per (client, name), oldest evicted first', integer(1), '1000'),
+  maxEntries: option('--max-entries <n>', 'allowed-IP map entries in all', integer(1), '500000'),
+  nftTable: option('--nft-table <name>', 'nftables table (family inet) dnsgate owns', nftTableName, 'dnsgate'),
+  nftHook: option('--nft-hook <hook>', 'forward (node-local: pods routed through this host) or output (sidecar: the pod\'s own namespace)', oneOf('forward', 'output'), 'forward'),
+  nodeName: option('--node-name <name>', 'the host field of DNS logs', text, '$NODE_NAME, else the hostname'),
+} as const;
+
+export type OptionName = keyof typeof OPTIONS;
+
+type GivenValue<D> = D extends OptionDef<infer T, true> ? T[] : D extends OptionDef<infer T, false> ? T : never;
+
+/** Values as given by flags or the config file, before defaults. */
+export type GivenOptions = { -readonly [K in OptionName]?: GivenValue<(typeof OPTIONS)[K]> };
+
+/** The YAML key of an option: its flag without the dashes. */
+export function keyOf(name: OptionName): string {
+  return OPTIONS[name].flag.slice(2).split(' ')[0];
+}
+
+export function defaultNodeName(): string {
+  return process.env.NODE_NAME ?? hostname();
+}

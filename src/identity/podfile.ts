@@ -1,0 +1,119 @@
+/**
+ * Reads Pod, Namespace and ServiceAccount objects as `kubectl get pods,namespaces,serviceaccounts -A -o yaml`
+ * prints them. Pods without an IP yet and host-network pods (whose IP is the node's,
+ * shared by many) cannot be told apart by address and are left out.
+ */
+import { readFile } from 'node:fs/promises';
+import { canonicalIp } from '../net/address.js';
+import { SourceError, SourceObject, parseObjects, stringMap } from '../yaml/documents.js';
+import { NamedPort, Namespace, Pod, namespaceLabels, podLabels } from './pod.js';
+import { IdentitySnapshot } from './snapshot.js';
+
+export async function loadPodsFile(path: string): Promise<IdentitySnapshot> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new SourceError(path, `cannot read pods file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  return identitiesFromObjects(parseObjects(path, text));
+}
+
+function metadataName(object: SourceObject): string {
+  const name = (object.value.metadata as Record<string, unknown> | undefined)?.name;
+  if (typeof name !== 'string' || name.length === 0) throw new SourceError(object.at(['metadata']), `${String(object.value.kind)} without metadata.name`);
+  return name;
+}
+
+export function identitiesFromObjects(objects: readonly SourceObject[]): IdentitySnapshot {
+  const namespaces = new Map<string, Namespace>();
+  const serviceAccounts = new Map<string, Record<string, string>>();
+  const podObjects: SourceObject[] = [];
+  for (const object of objects) {
+    const metadata = (object.value.metadata ?? {}) as Record<string, unknown>;
+    switch (object.value.kind) {
+      case 'Namespace': {
+        const name = metadataName(object);
+        namespaces.set(name, { name, labels: namespaceLabels(name, stringMap(metadata.labels)) });
+        break;
+      }
+      case 'ServiceAccount': {
+        const name = metadataName(object);
+        const namespace = typeof metadata.namespace === 'string' ? metadata.namespace : 'default';
+        serviceAccounts.set(`${namespace}/${name}`, stringMap(metadata.labels) ?? {});
+        break;
+      }
+      case 'Pod':
+        podObjects.push(object);
+        break;
+      default:
+        break;
+    }
+  }
+  const pods: Pod[] = [];
+  const owners = new Map<string, string>();
+  for (const object of podObjects) {
+    const pod = podFromObject(object, namespaces, serviceAccounts);
+    if (!pod) continue;
+    for (const ip of pod.ips) {
+      const owner = owners.get(ip);
+      if (owner !== undefined) throw new SourceError(object.at(['status']), `pod ${pod.key} has IP ${ip}, already held by pod ${owner}`);
+      owners.set(ip, pod.key);
+    }
+    pods.push(pod);
+  }
+  return new IdentitySnapshot(pods, namespaces);
+}
+
+function podFromObject(
+  object: SourceObject,
+  namespaces: ReadonlyMap<string, Namespace>,
+  serviceAccounts: ReadonlyMap<string, Record<string, string>>,
+): Pod | undefined {
+  const name = metadataName(object);
+  const metadata = object.value.metadata as Record<string, unknown>;
+  const spec = (object.value.spec ?? {}) as Record<string, unknown>;
+  const status = (object.value.status ?? {}) as Record<string, unknown>;
+  if (spec.hostNetwork === true) return undefined;
+  const namespace = typeof metadata.namespace === 'string' ? metadata.namespace : 'default';
+  const serviceAccount = typeof spec.serviceAccountName === 'string' ? spec.serviceAccountName : 'default';
+
+  const rawIps: unknown[] = Array.isArray(status.podIPs)
+    ? status.podIPs.map((entry) => (entry as Record<string, unknown> | null)?.ip)
+    : status.podIP !== undefined ? [status.podIP] : [];
+  const ips: string[] = [];
+  rawIps.forEach((raw, index) => {
+    const ip = typeof raw === 'string' ? canonicalIp(raw) : undefined;
+    if (ip === undefined) {
+      const path = Array.isArray(status.podIPs) ? ['status', 'podIPs', index, 'ip'] : ['status', 'podIP'];
+      throw new SourceError(object.at(path), `pod ${namespace}/${name}: invalid IP ${JSON.stringify(raw)}`);
+    }
+    if (!ips.includes(ip)) ips.push(ip);
+  });
+  if (ips.length === 0) return undefined;
+
+  const ports: NamedPort[] = [];
+  const containers = Array.isArray(spec.containers) ? spec.containers : [];
+  for (const container of containers) {
+    const containerPorts = (container as Record<string, unknown> | null)?.ports;
+    if (!Array.isArray(containerPorts)) continue;
+    for (const port of containerPorts as Record<string, unknown>[]) {
+      if (typeof port?.name === 'string' && typeof port.containerPort === 'number') {
+        ports.push({ name: port.name, port: port.containerPort, protocol: typeof port.protocol === 'string' ? port.protocol : 'TCP' });
+      }
+    }
+  }
+
+  return {
+    name,
+    namespace,
+    generateName: typeof metadata.generateName === 'string' ? metadata.generateName : undefined,
+    serviceAccount,
+    ips,
+    labels: podLabels(namespace, serviceAccount, stringMap(metadata.labels)),
+    namespaceLabels: namespaces.get(namespace)?.labels ?? namespaceLabels(namespace),
+    serviceAccountLabels: { ...(serviceAccounts.get(`${namespace}/${serviceAccount}`) ?? {}), 'projectcalico.org/name': serviceAccount },
+    ports,
+    key: `${namespace}/${name}`,
+  };
+}

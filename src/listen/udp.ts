@@ -1,0 +1,58 @@
+/** A UDP listener: every datagram is a query; answers leave from the same socket. */
+import { createSocket, type Socket } from 'node:dgram';
+import type { Endpoint } from '../net/address.js';
+import type { Query, Responder } from '../query.js';
+import type { QueryHandler } from './handler.js';
+
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
+export class UdpListener implements Responder {
+  private readonly socket: Socket;
+  private accepting = true;
+
+  constructor(
+    readonly endpoint: Endpoint,
+    private readonly handler: QueryHandler,
+  ) {
+    this.socket = createSocket({
+      type: endpoint.family === 6 ? 'udp6' : 'udp4',
+      ipv6Only: endpoint.family === 6,
+      recvBufferSize: SOCKET_BUFFER_BYTES,
+      sendBufferSize: SOCKET_BUFFER_BYTES,
+    });
+    this.socket.on('message', (message, remote) => {
+      if (this.accepting) this.handler.onMessage(message, 'udp', remote.address, remote.port, this);
+    });
+    // A failed send (client gone, buffer full) loses one answer, as UDP may.
+    this.socket.on('error', () => undefined);
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.socket.once('error', reject);
+      this.socket.bind(this.endpoint.port, this.endpoint.host, () => {
+        this.socket.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  deliver(query: Query, answer: Buffer): void {
+    this.socket.send(answer, query.clientPort, query.clientAddress);
+  }
+
+  discard(): void {}
+
+  /** Stops taking queries; answers to those in flight still go out. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}

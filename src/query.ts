@@ -1,0 +1,57 @@
+/** One client query on its way through the pipeline. */
+import type { Pod } from './identity/pod.js';
+import type { Deadline } from './util/timer-wheel.js';
+
+export type Transport = 'udp' | 'tcp';
+
+/** Where an answer goes back: a UDP listener socket or a client TCP connection. */
+export interface Responder {
+  deliver(query: Query, answer: Buffer): void;
+  /** The message will get no answer (it was a response, or unreadable). */
+  discard(): void;
+}
+
+export const enum QueryStage {
+  Upstream = 0,
+  Held = 1,
+  Done = 2,
+}
+
+export class Query implements Deadline {
+  timerToken = 0;
+  stage = QueryStage.Upstream;
+  pod: Pod | undefined = undefined;
+
+  // Upstream state, owned by the upstream pool.
+  /** Bit i set: upstream i was tried for this query. */
+  triedUpstreams = 0;
+  upstreamIndex = -1;
+  upstreamId = -1;
+  /** performance.now() after which the query is answered SERVFAIL. */
+  deadline = 0;
+  sentAt = 0;
+  /** Set by whoever owns the current stage's deadline. */
+  onStageDeadline: ((query: Query) => void) | undefined = undefined;
+
+  constructor(
+    readonly transport: Transport,
+    /** The client's message; its ID is rewritten while it is upstream. */
+    readonly message: Buffer,
+    readonly clientId: number,
+    /** The peer address as the socket reported it (replies go there). */
+    readonly clientAddress: string,
+    readonly clientPort: number,
+    /** Canonical client IP for identity (IPv4-mapped addresses unwrapped). */
+    readonly clientIp: string,
+    readonly responder: Responder,
+    readonly questionEnd: number,
+    readonly qtype: number,
+    readonly qclass: number,
+    readonly questionHash: number,
+    readonly receivedAt: number,
+  ) {}
+
+  onDeadline(): void {
+    this.onStageDeadline?.(this);
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Chooses an upstream for each query, retries on the next one when an attempt times
+ * out or fails, and answers SERVFAIL (through the listener) when the query's time is
+ * up. Upstreams that fail MAX_FAILS attempts in a row are skipped, and probed every
+ * second until they answer again.
+ */
+import type { Endpoint } from '../net/address.js';
+import type { Metrics } from '../admin/metrics.js';
+import { Query, QueryStage, type Responder } from '../query.js';
+import { RandomIds } from '../util/random.js';
+import type { TimerWheel } from '../util/timer-wheel.js';
+import type { ExchangeEvents } from './exchange.js';
+import { UpstreamServer } from './server.js';
+import { TcpExchange } from './tcp.js';
+import { UdpExchange } from './udp.js';
+
+export interface UpstreamListener {
+  onUpstreamReply(query: Query, reply: Buffer, upstream: UpstreamServer): void;
+  /** No upstream answered in time. */
+  onUpstreamFailure(query: Query): void;
+}
+
+export interface UpstreamPoolOptions {
+  /** Wait for one attempt before trying the next upstream. */
+  upstreamTimeoutMs: number;
+  /** Total time for a query before SERVFAIL. */
+  queryTimeoutMs: number;
+}
+
+/** Source ports a query may leave from, per upstream: more sockets, more entropy. */
+const UDP_SOCKETS_PER_UPSTREAM = 4;
+const PROBE_INTERVAL_MS = 1000;
+/** Bit masks of tried upstreams hold this many. */
+const MAX_UPSTREAMS = 30;
+
+/** `. IN NS`, the health probe CoreDNS's forward plugin also sends. */
+const PROBE_MESSAGE = Buffer.from([0, 0, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]);
+
+const probeResponder: Responder = { deliver: () => undefined, discard: () => undefined };
+
+interface ServerLink {
+  server: UpstreamServer;
+  udp: UdpExchange[];
+  tcp: TcpExchange;
+  nextUdp: number;
+  probe: NodeJS.Timeout | undefined;
+  udpDuration: { observe(value: number): void };
+  tcpDuration: { observe(value: number): void };
+}
+
+export class UpstreamPool implements ExchangeEvents {
+  readonly servers: readonly UpstreamServer[];
+  private readonly links: ServerLink[];
+  private readonly ids = new RandomIds();
+  private readonly onAttemptDeadline = (query: Query): void => this.retry(query, 'timeout');
+
+  constructor(
+    endpoints: readonly Endpoint[],
+    private readonly options: UpstreamPoolOptions,
+    private readonly listener: UpstreamListener,
+    private readonly metrics: Metrics,
+    private readonly wheel: TimerWheel,
+  ) {
+    if (endpoints.length === 0 || endpoints.length > MAX_UPSTREAMS) throw new Error(`between 1 and ${MAX_UPSTREAMS} upstreams are supported`);
+    this.servers = endpoints.map((endpoint, index) => new UpstreamServer(index, endpoint));
+    this.links = this.servers.map((server) => ({
+      server,
+      udp: Array.from({ length: UDP_SOCKETS_PER_UPSTREAM }, () => new UdpExchange(server, this.ids, this)),
+      tcp: new TcpExchange(server, this.ids, this),
+      nextUdp: 0,
+      probe: undefined,
+      udpDuration: metrics.upstreamDuration.labels(server.label, 'udp'),
+      tcpDuration: metrics.upstreamDuration.labels(server.label, 'tcp'),
+    }));
+    for (const server of this.servers) metrics.upstreamHealthy.labels(server.label).set(1);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.links.flatMap((link) => link.udp.map((exchange) => exchange.bind())));
+  }
+
+  stop(): void {
+    for (const link of this.links) {
+      if (link.probe) clearInterval(link.probe);
+      for (const exchange of link.udp) exchange.close();
+      link.tcp.close();
+    }
+  }
+
+  /** Sends a query upstream over the transport it arrived on. */
+  forward(query: Query): void {
+    query.deadline = query.receivedAt + this.options.queryTimeoutMs;
+    query.onStageDeadline = this.onAttemptDeadline;
+    this.attempt(query);
+  }
+
+  private attempt(query: Query): void {
+    const link = this.choose(query);
+    const remaining = query.deadline - performance.now();
+    if (link === undefined || remaining <= 0) {
+      query.upstreamIndex = -1;
+      this.listener.onUpstreamFailure(query);
+      return;
+    }
+    query.triedUpstreams |= 1 << link.server.index;
+    query.upstreamIndex = link.server.index;
+    query.sentAt = performance.now();
+    this.wheel.schedule(query, Math.min(this.options.upstreamTimeoutMs, remaining));
+    if (query.transport === 'tcp') {
+      link.tcp.send(query);
+    } else {
+      const exchange = this.udpExchange(link);
+      if (exchange === undefined) {
+        this.retry(query, 'busy');
+        return;
+      }
+      exchange.send(query);
+    }
+  }
+
+  /** The first healthy upstream not yet tried; failing that, the first untried one. */
+  private choose(query: Query): ServerLink | undefined {
+    let fallback: ServerLink | undefined;
+    for (const link of this.links) {
+      if (query.triedUpstreams & (1 << link.server.index)) continue;
+      if (link.server.healthy) return link;
+      fallback ??= link;
+    }
+    return fallback;
+  }
+
+  private udpExchange(link: ServerLink): UdpExchange | undefined {
+    for (let i = 0; i < link.udp.length; i++) {
+      const exchange = link.udp[link.nextUdp];
+      link.nextUdp = (link.nextUdp + 1) % link.udp.length;
+      if (!exchange.full) return exchange;
+    }
+    return undefined;
+  }
+
+  private release(query: Query): void {
+    const link = this.links[query.upstreamIndex];
+    if (link === undefined) return;
+    if (query.transport === 'tcp') link.tcp.release(query);
+    else for (const exchange of link.udp) exchange.release(query);
+  }
+
+  private retry(query: Query, reason: string): void {
+    if (query.stage !== QueryStage.Upstream) return;
+    this.wheel.cancel(query);
+    this.release(query);
+    const link = this.links[query.upstreamIndex];
+    if (link !== undefined && query.responder !== probeResponder) {
+      this.metrics.upstreamFailures.labels(link.server.label, reason).inc();
+      if (link.server.recordFailure()) this.markUnhealthy(link);
+    }
+    if (query.responder === probeResponder) return;
+    this.attempt(query);
+  }
+
+  onReply(query: Query, reply: Buffer): void {
+    const link = this.links[query.upstreamIndex];
+    this.wheel.cancel(query);
+    if (link.server.recordSuccess()) this.markHealthy(link);
+    if (query.responder === probeResponder) return;
+    (query.transport === 'tcp' ? link.tcpDuration : link.udpDuration).observe((performance.now() - query.sentAt) / 1000);
+    this.listener.onUpstreamReply(query, reply, link.server);
+  }
+
+  onAttemptFailed(query: Query, reason: string): void {
+    this.retry(query, reason);
+  }
+
+  onDropped(reason: 'source' | 'unknown-id' | 'question' | 'malformed'): void {
+    this.metrics.spoofed.labels(reason).inc();
+  }
+
+  private markUnhealthy(link: ServerLink): void {
+    this.metrics.upstreamHealthy.labels(link.server.label).set(0);
+    link.probe = setInterval(() => this.probe(link), PROBE_INTERVAL_MS);
+    link.probe.unref();
+  }
+
+  private markHealthy(link: ServerLink): void {
+    this.metrics.upstreamHealthy.labels(link.server.label).set(1);
+    if (link.probe) clearInterval(link.probe);
+    link.probe = undefined;
+  }
+
+  private probe(link: ServerLink): void {
+    const now = performance.now();
+    const message = Buffer.from(PROBE_MESSAGE);
+    const probe = new Query('udp', message, 0, link.server.endpoint.host, link.server.endpoint.port, link.server.endpoint.host, probeResponder, PROBE_MESSAGE.length, 2, 1, 0, now);
+    probe.deadline = now + this.options.upstreamTimeoutMs;
+    probe.onStageDeadline = this.onAttemptDeadline;
+    probe.upstreamIndex = link.server.index;
+    probe.sentAt = now;
+    this.wheel.schedule(probe, this.options.upstreamTimeoutMs);
+    this.udpExchange(link)?.send(probe);
+  }
+}

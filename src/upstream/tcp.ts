@@ -1,0 +1,87 @@
+/**
+ * Queries over TCP to one upstream on one persistent connection, pipelined and
+ * matched by ID (RFC 7766), so out-of-order replies are fine. The connection opens on
+ * first use and closes when idle.
+ */
+import { Socket, connect } from 'node:net';
+import { FrameDecoder, frame } from '../dns/framing.js';
+import { HEADER_LENGTH } from '../dns/constants.js';
+import { readId, replyMatchesQuery, writeId } from '../dns/message.js';
+import type { Query } from '../query.js';
+import type { RandomIds } from '../util/random.js';
+import type { ExchangeEvents } from './exchange.js';
+import type { UpstreamServer } from './server.js';
+
+const IDLE_CLOSE_MS = 10_000;
+
+export class TcpExchange {
+  private socket: Socket | undefined;
+  private readonly inFlight = new Map<number, Query>();
+  private decoder = new FrameDecoder();
+
+  constructor(
+    private readonly server: UpstreamServer,
+    private readonly ids: RandomIds,
+    private readonly events: ExchangeEvents,
+  ) {}
+
+  send(query: Query): void {
+    const socket = this.socket ?? this.open();
+    let id = this.ids.nextId();
+    while (this.inFlight.has(id)) id = this.ids.nextId();
+    this.inFlight.set(id, query);
+    query.upstreamId = id;
+    writeId(query.message, id);
+    socket.write(frame(query.message));
+  }
+
+  release(query: Query): void {
+    if (this.inFlight.get(query.upstreamId) === query) this.inFlight.delete(query.upstreamId);
+  }
+
+  private open(): Socket {
+    const socket = connect({ host: this.server.endpoint.host, port: this.server.endpoint.port, noDelay: true });
+    this.socket = socket;
+    this.decoder = new FrameDecoder();
+    socket.setTimeout(IDLE_CLOSE_MS, () => {
+      if (this.inFlight.size === 0) socket.destroy();
+    });
+    socket.on('data', (chunk) => {
+      const ok = this.decoder.push(chunk, HEADER_LENGTH, (message) => this.onMessage(message));
+      if (!ok) {
+        this.events.onDropped('malformed');
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.onClose(socket));
+    return socket;
+  }
+
+  private onMessage(message: Buffer): void {
+    const id = readId(message);
+    const query = this.inFlight.get(id);
+    if (query === undefined) {
+      this.events.onDropped('unknown-id');
+      return;
+    }
+    if (!replyMatchesQuery(message, query.message, query.questionEnd)) {
+      this.events.onDropped('question');
+      return;
+    }
+    this.inFlight.delete(id);
+    this.events.onReply(query, message);
+  }
+
+  private onClose(socket: Socket): void {
+    if (this.socket !== socket) return;
+    this.socket = undefined;
+    const lost = [...this.inFlight.values()];
+    this.inFlight.clear();
+    for (const query of lost) this.events.onAttemptFailed(query, 'connection');
+  }
+
+  close(): void {
+    this.socket?.destroy();
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Queries over UDP to one upstream through one socket. Each query in flight holds a
+ * random 16-bit ID in a 65536-slot table; a reply is accepted only from the
+ * upstream's address and port, with an ID in the table and the same question.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { readId, replyMatchesQuery, writeId } from '../dns/message.js';
+import { HEADER_LENGTH } from '../dns/constants.js';
+import type { Query } from '../query.js';
+import type { RandomIds } from '../util/random.js';
+import type { ExchangeEvents } from './exchange.js';
+import type { UpstreamServer } from './server.js';
+
+const ID_SPACE = 65536;
+/** Past this share of IDs in use, finding a free one by random probing gets slow. */
+const MAX_IN_FLIGHT = ID_SPACE / 2;
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
+export class UdpExchange {
+  private readonly slots: (Query | undefined)[] = new Array<Query | undefined>(ID_SPACE).fill(undefined);
+  private inFlight = 0;
+  private readonly socket: Socket;
+
+  constructor(
+    private readonly server: UpstreamServer,
+    private readonly ids: RandomIds,
+    private readonly events: ExchangeEvents,
+  ) {
+    this.socket = createSocket({
+      type: server.endpoint.family === 6 ? 'udp6' : 'udp4',
+      recvBufferSize: SOCKET_BUFFER_BYTES,
+      sendBufferSize: SOCKET_BUFFER_BYTES,
+    });
+    this.socket.on('message', (message, remote) => this.onMessage(message, remote));
+    // Send errors of unconnected sockets carry no query; the attempt times out instead.
+    this.socket.on('error', () => undefined);
+  }
+
+  bind(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.socket.once('error', reject);
+      this.socket.bind(0, () => {
+        this.socket.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  get full(): boolean {
+    return this.inFlight >= MAX_IN_FLIGHT;
+  }
+
+  send(query: Query): void {
+    let id = this.ids.nextId();
+    while (this.slots[id] !== undefined) id = this.ids.nextId();
+    this.slots[id] = query;
+    this.inFlight++;
+    query.upstreamId = id;
+    writeId(query.message, id);
+    this.socket.send(query.message, this.server.endpoint.port, this.server.endpoint.host);
+  }
+
+  /** Forgets the query's ID; a reply arriving later is dropped. */
+  release(query: Query): void {
+    if (this.slots[query.upstreamId] === query) {
+      this.slots[query.upstreamId] = undefined;
+      this.inFlight--;
+    }
+  }
+
+  private onMessage(message: Buffer, remote: RemoteInfo): void {
+    if (remote.port !== this.server.endpoint.port || remote.address !== this.server.endpoint.host) {
+      this.events.onDropped('source');
+      return;
+    }
+    if (message.length < HEADER_LENGTH) {
+      this.events.onDropped('malformed');
+      return;
+    }
+    const id = readId(message);
+    const query = this.slots[id];
+    if (query === undefined) {
+      this.events.onDropped('unknown-id');
+      return;
+    }
+    if (!replyMatchesQuery(message, query.message, query.questionEnd)) {
+      this.events.onDropped('question');
+      return;
+    }
+    this.slots[id] = undefined;
+    this.inFlight--;
+    this.events.onReply(query, message);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Real upstreams for the tests: knot as the authoritative server and unbound recursing
+ * to it, as CoreDNS would forward to a resolver. Both listen on loopback only, and
+ * unbound's only way out is a stub zone for the root pointing at knot, so no query
+ * ever leaves the machine.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dig } from './dig.js';
+import { freePort } from './net.js';
+
+export interface DnsServer {
+  address: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Names every test zone set can rely on; tests add their own records. */
+export function standardRootZone(knotAddress: string, extra = ''): string {
+  const big = Array.from({ length: 60 }, (_, i) => `big.example.com. 300 IN A 198.51.100.${i + 1}`).join('\n');
+  return `$ORIGIN .
+$TTL 300
+. IN SOA ns.root.test. hostmaster.root.test. 1 3600 600 86400 60
+. IN NS ns.root.test.
+ns.root.test. IN A ${knotAddress}
+www.example.com. IN A 192.0.2.10
+multi.example.com. IN A 192.0.2.11
+multi.example.com. IN A 192.0.2.12
+v6.example.com. IN AAAA 2001:db8::10
+dual.example.com. IN A 192.0.2.13
+dual.example.com. IN AAAA 2001:db8::13
+alias.example.com. IN CNAME www.example.com.
+chain.example.com. IN CNAME hop.example.net.
+hop.example.net. IN CNAME end.example.org.
+end.example.org. IN A 192.0.2.20
+mail.example.com. IN MX 10 mx.example.com.
+mx.example.com. IN A 192.0.2.25
+text.example.com. IN TXT "hello" "world"
+_sip._udp.example.com. IN SRV 10 20 5060 sip.example.com.
+ttl1.example.com. 1 IN A 192.0.2.30
+${big}
+${extra}
+`;
+}
+
+async function waitForAnswer(address: string, port: number, name: string, child: ChildProcess, what: string, log: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${log()}`);
+    const result = await dig(name, { server: address, port, timeout: 1 }).catch(() => undefined);
+    if (result && !result.timedOut) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what} did not answer on ${address}:${port}: ${log()}`);
+}
+
+function stopper(child: ChildProcess, dir: string): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      const done = (): void => {
+        rmSync(dir, { recursive: true, force: true });
+        resolve();
+      };
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once('exit', done);
+      child.kill('SIGTERM');
+    });
+}
+
+/** knot serving `zones` (origin → zone text) on `address`. */
+export async function startKnot(address: string, zones: Record<string, string>): Promise<DnsServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'dnsgate-knot-'));
+  const port = await freePort(address);
+  const zoneEntries = Object.entries(zones).map(([origin, text], i) => {
+    writeFileSync(join(dir, `zone${i}.zone`), text);
+    return `  - domain: "${origin}"\n    file: "${join(dir, `zone${i}.zone`)}"`;
+  });
+  writeFileSync(
+    join(dir, 'knot.conf'),
+    `server:
+  rundir: "${dir}"
+  listen: ${address}@${port}
+  udp-workers: 1
+  tcp-workers: 1
+  background-workers: 1
+log:
+  - target: stderr
+    any: warning
+database:
+  storage: "${dir}"
+template:
+  - id: default
+    storage: "${dir}"
+    semantic-checks: off
+    zonefile-sync: -1
+    journal-content: none
+zone:
+${zoneEntries.join('\n')}
+`,
+  );
+  const child = spawn('knotd', ['-c', join(dir, 'knot.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const stop = stopper(child, dir);
+  try {
+    await waitForAnswer(address, port, Object.keys(zones)[0], child, 'knotd', () => stderr);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { address, port, stop };
+}
+
+/** unbound on `address`, resolving everything through `knot` (a stub for the root). */
+export async function startUnbound(address: string, knot: { address: string; port: number }): Promise<DnsServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'dnsgate-unbound-'));
+  const port = await freePort(address);
+  writeFileSync(
+    join(dir, 'unbound.conf'),
+    `server:
+  interface: ${address}
+  port: ${port}
+  outgoing-interface: ${address}
+  do-daemonize: no
+  username: ""
+  chroot: ""
+  directory: "${dir}"
+  pidfile: "${join(dir, 'unbound.pid')}"
+  use-syslog: no
+  logfile: ""
+  verbosity: 0
+  num-threads: 1
+  do-ip6: no
+  access-control: 127.0.0.0/8 allow
+  do-not-query-localhost: no
+  module-config: "iterator"
+  qname-minimisation: no
+  harden-referral-path: no
+  target-fetch-policy: "0 0 0 0 0"
+  prefetch: no
+  serve-expired: no
+remote-control:
+  control-enable: no
+stub-zone:
+  name: "."
+  stub-addr: ${knot.address}@${knot.port}
+`,
+  );
+  const child = spawn('unbound', ['-d', '-c', join(dir, 'unbound.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const stop = stopper(child, dir);
+  try {
+    await waitForAnswer(address, port, 'www.example.com', child, 'unbound', () => stderr);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { address, port, stop };
+}
+
+/** knot with the standard root zone plus `extraZones`, and unbound in front of it. */
+export async function startUpstreams(knotAddress: string, unboundAddress: string, extraZones: Record<string, string> = {}, extraRecords = ''): Promise<{ knot: DnsServer; unbound: DnsServer; stop(): Promise<void> }> {
+  const knot = await startKnot(knotAddress, { '.': standardRootZone(knotAddress, extraRecords), ...extraZones });
+  const unbound = await startUnbound(unboundAddress, knot).catch(async (error: Error) => {
+    await knot.stop();
+    throw error;
+  });
+  return {
+    knot,
+    unbound,
+    stop: async () => {
+      await unbound.stop();
+      await knot.stop();
+    },
+  };
+}
