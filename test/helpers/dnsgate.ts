@@ -1,0 +1,104 @@
+/** Starts dnsgate for a test: in this process (to reach its internals) or as the real CLI. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { App, type AppLogger } from '../../src/app.js';
+import { loadConfigFile, parseFlagValues, resolveConfig } from '../../src/config/load.js';
+import type { OptionName, RawValue } from '../../src/config/options.js';
+import { freePort } from './net.js';
+
+export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+/** Collects what dnsgate logs, for assertions. */
+export class MemoryLogger implements AppLogger {
+  readonly lines: string[] = [];
+  info(message: string): void {
+    this.lines.push(message);
+  }
+  error(message: string): void {
+    this.lines.push(message);
+  }
+}
+
+/** Turns `['--listen', 'x', '--upstream', 'y', '--kubernetes']` into commander-like raw values. */
+function rawFlags(args: readonly string[]): { raw: Partial<Record<OptionName, RawValue | RawValue[]>>; config?: string } {
+  const raw: Record<string, RawValue | RawValue[]> = {};
+  let config: string | undefined;
+  const repeatable = new Set(['listen', 'upstream', 'policies']);
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i];
+    if (!flag.startsWith('--')) throw new Error(`unexpected argument ${flag}`);
+    const name = flag.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const next = args[i + 1];
+    const value: RawValue = next === undefined || next.startsWith('--') ? true : (i++, next);
+    if (name === 'config') config = String(value);
+    else if (repeatable.has(name)) raw[name] = [...((raw[name] as RawValue[] | undefined) ?? []), value];
+    else raw[name] = value;
+  }
+  return { raw: raw as Partial<Record<OptionName, RawValue | RawValue[]>>, config };
+}
+
+export interface RunningDnsgate {
+  app: App;
+  address: string;
+  port: number;
+  adminPort: number;
+  logger: MemoryLogger;
+  stop(): Promise<void>;
+}
+
+/**
+ * dnsgate in this process, listening on `address` (one port for UDP and TCP) with its
+ * admin server on an ephemeral port. `args` are serve flags.
+ */
+export async function startDnsgate(address: string, args: readonly string[]): Promise<RunningDnsgate> {
+  const port = await freePort(address);
+  const { raw, config: configFile } = rawFlags(['--listen', `${address.includes(':') ? `[${address}]` : address}:${port}`, '--admin', '127.0.0.1:0', ...args]);
+  const config = resolveConfig(parseFlagValues(raw), configFile ? loadConfigFile(configFile) : {});
+  const logger = new MemoryLogger();
+  const app = new App(config, logger);
+  await app.start();
+  return { app, address, port, adminPort: app.admin?.port ?? 0, logger, stop: () => app.stop() };
+}
+
+export interface DnsgateProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or the signal name). */
+  exited: Promise<number | string>;
+}
+
+/** The real `dnsgate` CLI as a child process. */
+export function spawnDnsgate(args: readonly string[]): DnsgateProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Waits until `predicate` holds, polling every 20 ms, up to `timeoutMs`. */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Spawns the CLI and waits for its admin `/readyz` to answer 200. */
+export async function spawnReadyDnsgate(address: string, args: readonly string[]): Promise<DnsgateProcess & { port: number; adminPort: number }> {
+  const port = await freePort(address);
+  const adminPort = await freePort('127.0.0.1');
+  const proc = spawnDnsgate(['serve', '--listen', `${address}:${port}`, '--admin', `127.0.0.1:${adminPort}`, ...args]);
+  let exited = false;
+  void proc.exited.then(() => (exited = true));
+  await waitFor(async () => {
+    if (exited) throw new Error(`dnsgate exited: ${proc.stderr()}`);
+    const response = await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined);
+    return response?.status === 200;
+  }, 15_000, 'dnsgate readiness');
+  return { ...proc, port, adminPort };
+}
