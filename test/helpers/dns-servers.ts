@@ -69,10 +69,10 @@ function stopper(child: ChildProcess, dir: string): () => Promise<void> {
     });
 }
 
-/** knot serving `zones` (origin → zone text) on `address`. */
-export async function startKnot(address: string, zones: Record<string, string>): Promise<DnsServer> {
+/** knot serving `zones` (origin → zone text) on `address`, on `port` or a free one. */
+export async function startKnot(address: string, zones: Record<string, string>, port?: number): Promise<DnsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'dnsgate-knot-'));
-  const port = await freePort(address);
+  port ??= await freePort(address);
   const zoneEntries = Object.entries(zones).map(([origin, text], i) => {
     writeFileSync(join(dir, `zone${i}.zone`), text);
     return `  - domain: "${origin}"\n    file: "${join(dir, `zone${i}.zone`)}"`;

@@ -1,0 +1,98 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dig } from '../helpers/dig.js';
+import { startKnot, standardRootZone, type DnsServer } from '../helpers/dns-servers.js';
+import { spawnDnsgate, spawnReadyDnsgate, waitFor } from '../helpers/dnsgate.js';
+import { missing } from '../helpers/env.js';
+import { LoopbackSubnet } from '../helpers/net.js';
+import { metricSum, metricsText, scrapeMetrics } from '../helpers/wire.js';
+
+const skip = missing('knotd', 'dig');
+const net = new LoopbackSubnet();
+const dir = mkdtempSync(join(tmpdir(), 'dnsgate-serve-'));
+let knot: DnsServer;
+
+before(async () => {
+  if (skip) return;
+  knot = await startKnot(net.address(2), { '.': standardRootZone(net.address(2)) });
+});
+
+after(async () => {
+  await knot?.stop();
+});
+
+async function usageError(args: string[]): Promise<string> {
+  const proc = spawnDnsgate(args);
+  const code = await proc.exited;
+  assert.equal(code, 2, `exit code of ${args.join(' ')}: ${proc.stderr()}`);
+  const lines = proc.stderr().trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line: ${proc.stderr()}`);
+  return lines[0];
+}
+
+test('bad flags, values and config keys stop start-up with one line and exit 2', async () => {
+  assert.match(await usageError(['serve', '--upstream', '127.0.0.1', '--max-hold', 'forever']), /--max-hold: expected a duration/);
+  assert.match(await usageError(['serve', '--no-such-flag']), /unknown option '--no-such-flag'/);
+  assert.match(await usageError(['serve', '--upstream', '127.0.0.1', '--scope', 'cluster']), /--scope: expected one of pod, node/);
+  const config = join(dir, 'bad.yaml');
+  writeFileSync(config, 'upstream: 127.0.0.1\nlisten: 127.0.0.1:5300\npolicy_mode: NoDelay\n');
+  assert.equal(await usageError(['serve', '-c', config]), `dnsgate: ${config}:3:1: unknown key "policy_mode"`);
+  assert.match(await usageError(['frobnicate']), /unknown command 'frobnicate'/);
+});
+
+test('a malformed pods file stops start-up with file:line:col', async () => {
+  const pods = join(dir, 'bad-pods.yaml');
+  writeFileSync(pods, 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\nstatus:\n  podIP: 10.0.0.300\n');
+  assert.equal(await usageError(['serve', '--upstream', '127.0.0.1', '--admin', 'off', '--listen', `${net.address(30)}:5300`, '--pods', pods]), `dnsgate: ${pods}:6:10: pod default/a: invalid IP "10.0.0.300"`);
+});
+
+test('a listen address that cannot be bound is one line, exit 2', async () => {
+  assert.match(await usageError(['serve', '--upstream', '127.0.0.1', '--admin', 'off', '--listen', '192.0.2.1:5300']), /--listen 192\.0\.2\.1:5300: cannot bind \(EADDRNOTAVAIL\)/);
+});
+
+test('version prints the package version', async () => {
+  const proc = spawnDnsgate(['version']);
+  assert.equal(await proc.exited, 0);
+  assert.match(proc.stdout(), /^dnsgate \d+\.\d+\.\d+\n$/);
+});
+
+test('--help lists every flag of the product contract', async () => {
+  const proc = spawnDnsgate(['serve', '--help']);
+  assert.equal(await proc.exited, 0);
+  for (const flag of ['--listen', '--upstream', '--policies', '--pods', '--kubernetes', '--policy-mode', '--max-hold', '--hold-timeout-action', '--extra-ttl', '--min-ttl', '--max-ttl', '--scope', '--dataplane', '--deny-response', '--log-dir', '--log-stdout', '--log-flush-interval', '--log-aggregation', '--log-per-node-limit', '--log-include-labels', '--log-max-file-size-mb', '--log-max-files', '--admin', '--state-file', '--cache-size', '--config']) {
+    assert.ok(proc.stdout().includes(flag), `${flag} in --help`);
+  }
+});
+
+test('the CLI serves, is ready, exports metrics, reloads pods on SIGHUP and exits 0 on SIGTERM', { skip }, async () => {
+  const pods = join(dir, 'pods.yaml');
+  writeFileSync(pods, 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  namespace: ns\nstatus:\n  podIP: 10.0.0.1\n');
+  const proc = await spawnReadyDnsgate(net.address(1), ['--upstream', `${knot.address}:${knot.port}`, '--pods', pods]);
+  try {
+    const health = await fetch(`http://127.0.0.1:${proc.adminPort}/healthz`);
+    assert.equal(health.status, 200);
+    const result = await dig('www.example.com', { server: net.address(1), port: proc.port });
+    assert.deepEqual(result.answers.map((r) => r.data), ['192.0.2.10']);
+
+    const metrics = await scrapeMetrics(proc.adminPort);
+    assert.ok(metricSum(metrics, 'dnsgate_queries_total', { transport: 'udp', rcode: 'NoError' }) >= 1);
+    const text = await metricsText(proc.adminPort);
+    for (const name of ['dnsgate_upstream_request_duration_seconds', 'dnsgate_upstream_failures_total', 'dnsgate_malformed_packets_total', 'dnsgate_spoofed_replies_dropped_total', 'dnsgate_inflight_queries']) {
+      assert.ok(text.includes(`# HELP ${name} `), `${name} exported`);
+    }
+
+    writeFileSync(pods, 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: b\nstatus:\n  podIP: not-an-ip\n');
+    proc.child.kill('SIGHUP');
+    await waitFor(() => proc.stderr().includes('reload of pods kept the previous set'), 5000, 'the reload error');
+    assert.match(proc.stderr(), /pods\.yaml:6:10: pod default\/b: invalid IP "not-an-ip"/);
+    writeFileSync(pods, 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: b\nstatus:\n  podIP: 10.0.0.2\n');
+    proc.child.kill('SIGHUP');
+    await waitFor(async () => metricSum(await scrapeMetrics(proc.adminPort), 'dnsgate_reloads_total', { what: 'pods', result: 'ok' }) === 1, 5000, 'the good reload');
+  } finally {
+    proc.child.kill('SIGTERM');
+  }
+  assert.equal(await proc.exited, 0);
+});

@@ -1,0 +1,79 @@
+// The upstream here is a test-controlled UDP socket, not knot: the test must see the
+// proxy's query (its ID and source port) to forge replies the way an attacker would.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import dnsPacket from 'dns-packet';
+import { startDnsgate, type RunningDnsgate } from '../helpers/dnsgate.js';
+import { missing } from '../helpers/env.js';
+import { LoopbackSubnet, freePort } from '../helpers/net.js';
+import { encodeQuery, metricSum, scrapeMetrics, udpExchange } from '../helpers/wire.js';
+
+const skip = missing();
+const net = new LoopbackSubnet();
+let upstream: Socket;
+let attacker: Socket;
+let dnsgate: RunningDnsgate;
+const seen: { query: Buffer; from: RemoteInfo }[] = [];
+
+function bind(socket: Socket, address: string, port = 0): Promise<void> {
+  return new Promise((resolve) => socket.bind(port, address, () => resolve()));
+}
+
+before(async () => {
+  if (skip) return;
+  upstream = createSocket('udp4');
+  upstream.on('message', (query, from) => seen.push({ query, from }));
+  const upstreamPort = await freePort(net.address(2));
+  await bind(upstream, net.address(2), upstreamPort);
+  attacker = createSocket('udp4');
+  await bind(attacker, net.address(2));
+  dnsgate = await startDnsgate(net.address(1), ['--upstream', `${net.address(2)}:${upstreamPort}`, '--upstream-timeout', '3s', '--query-timeout', '3s']);
+});
+
+after(async () => {
+  await dnsgate?.stop();
+  upstream?.close();
+  attacker?.close();
+});
+
+function answer(query: Buffer, name: string, ip: string): Buffer {
+  return dnsPacket.encode({
+    type: 'response',
+    id: query.readUInt16BE(0),
+    flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+    questions: [{ type: 'A', name, class: 'IN' }],
+    answers: [{ type: 'A', name, ttl: 60, data: ip }],
+  });
+}
+
+test('replies from another port, with another ID or another question are dropped; the real one is delivered', { skip }, async () => {
+  const pending = udpExchange(encodeQuery('bank.example.com', 'A', 0x7777), dnsgate.address, dnsgate.port, 5000);
+  while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  const { query, from } = seen[0];
+  assert.notEqual(query.readUInt16BE(0), 0x7777, 'the upstream sees a fresh ID');
+
+  const send = (socket: Socket, message: Buffer) => new Promise((resolve) => socket.send(message, from.port, from.address, resolve));
+  // Right ID and question, wrong source port.
+  await send(attacker, answer(query, 'bank.example.com', '203.0.113.66'));
+  // Right source, wrong ID.
+  const wrongId = answer(query, 'bank.example.com', '203.0.113.67');
+  wrongId.writeUInt16BE((query.readUInt16BE(0) + 1) & 0xffff, 0);
+  await send(upstream, wrongId);
+  // Right source and ID, another question.
+  await send(upstream, answer(query, 'evil.example.com', '203.0.113.68'));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  // The genuine reply.
+  await send(upstream, answer(query, 'BANK.example.com', '192.0.2.80'));
+
+  const reply = await pending;
+  assert.ok(reply, 'the client got an answer');
+  const decoded = dnsPacket.decode(reply);
+  assert.equal(decoded.id, 0x7777);
+  assert.deepEqual(decoded.answers?.map((a) => (a as { data: unknown }).data), ['192.0.2.80']);
+
+  const metrics = await scrapeMetrics(dnsgate.adminPort);
+  assert.equal(metricSum(metrics, 'dnsgate_spoofed_replies_dropped_total', { reason: 'source' }), 1);
+  assert.equal(metricSum(metrics, 'dnsgate_spoofed_replies_dropped_total', { reason: 'unknown-id' }), 1);
+  assert.equal(metricSum(metrics, 'dnsgate_spoofed_replies_dropped_total', { reason: 'question' }), 1);
+});
