@@ -64,6 +64,7 @@ export class App {
       this.identity,
       this.log,
       this.metrics,
+      undefined,
     );
     await this.pipeline.upstream.start();
 

@@ -4,18 +4,24 @@
  *   query → identity → upstream → policy match → allowed map → dataplane → answer → log
  *
  * Listeners hand each message to `onMessage`; the upstream pool calls back with the
- * reply; `answer` sends it and logs it.
+ * reply; answers that taught the client new IPs wait for the dataplane (group commit)
+ * before `answer` sends and logs them.
  */
+import type { Metrics } from './admin/metrics.js';
+import type { AllowedMap } from './allowmap/map.js';
+import type { ClientRules, Learner } from './allowmap/learner.js';
 import { Rcode } from './dns/constants.js';
 import { QueryStatus, QueryView, parseQuery, rcodeOf, writeId } from './dns/message.js';
-import { RecordTable, walkRecords } from './dns/records.js';
+import { RecordTable, readName, walkRecords } from './dns/records.js';
 import { synthesizeReply } from './dns/responses.js';
+import { Committer, type CommitListener } from './dataplane/committer.js';
+import type { Dataplane } from './dataplane/dataplane.js';
+import type { Pod } from './identity/pod.js';
 import type { IdentityStore } from './identity/store.js';
-import type { AnswerLog } from './logs/answer-log.js';
-import type { Metrics } from './admin/metrics.js';
 import type { QueryHandler } from './listen/handler.js';
-import { Query, QueryStage, type Responder, type Transport } from './query.js';
+import type { AnswerLog } from './logs/answer-log.js';
 import type { Endpoint } from './net/address.js';
+import { Query, QueryStage, type Responder, type Transport } from './query.js';
 import { UpstreamPool, type UpstreamListener, type UpstreamPoolOptions } from './upstream/pool.js';
 import type { UpstreamServer } from './upstream/server.js';
 import { TimerWheel } from './util/timer-wheel.js';
@@ -24,21 +30,45 @@ export interface PipelineOptions extends UpstreamPoolOptions {
   upstreams: readonly Endpoint[];
 }
 
-export class Pipeline implements QueryHandler, UpstreamListener {
+/** The policy decisions for a client, from the current policy set. */
+export interface PolicySource {
+  forClient(pod: Pod | undefined): ClientRules;
+}
+
+export interface EnforcementOptions {
+  policy: PolicySource;
+  map: AllowedMap;
+  learner: Learner;
+  dataplane: Dataplane;
+  /** DelayDNSResponse: hold answers until the dataplane has their IPs. */
+  holdAnswers: boolean;
+  maxHoldMs: number;
+  holdTimeoutAction: 'release' | 'servfail';
+  /** Rcode for names no rule allows an enforced pod, or undefined to forward them. */
+  denyRcode: number | undefined;
+}
+
+export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<Query> {
   readonly upstream: UpstreamPool;
   readonly wheel = new TimerWheel();
+  readonly committer: Committer<Query> | undefined;
   private readonly view = new QueryView();
-  private readonly records = new RecordTable();
+  private records = new RecordTable();
+  /** Walk tables lent to held answers come back here. */
+  private readonly spareRecords: RecordTable[] = [];
   private inFlight = 0;
   private drained: (() => void) | undefined;
+  private readonly onHoldDeadline = (query: Query): void => this.endHold(query, 'timeout');
 
   constructor(
     options: PipelineOptions,
     private readonly identity: IdentityStore,
     private readonly log: AnswerLog | undefined,
     private readonly metrics: Metrics,
+    private readonly enforcement: EnforcementOptions | undefined,
   ) {
     this.upstream = new UpstreamPool(options.upstreams, options, this, metrics, this.wheel);
+    if (enforcement) this.committer = new Committer(enforcement.map, enforcement.dataplane, this);
     metrics.inFlightSource = () => this.inFlight;
   }
 
@@ -54,17 +84,89 @@ export class Pipeline implements QueryHandler, UpstreamListener {
     this.inFlight++;
     // identity
     query.pod = this.identity.current.podByIp(query.clientIp);
+    if (this.enforcement?.denyRcode !== undefined && query.pod !== undefined && this.denies(query)) {
+      this.metrics.denied.inc();
+      this.answer(query, synthesizeReply(message, view.questionEnd, this.enforcement.denyRcode), undefined, undefined);
+      return;
+    }
     // upstream
     this.upstream.forward(query);
   }
 
+  private denies(query: Query): boolean {
+    const rules = this.enforcement!.policy.forClient(query.pod);
+    if (!rules.enforced) return false;
+    const name = readName(query.message, 12);
+    return name !== undefined && rules.allowingRules(name).length === 0;
+  }
+
   onUpstreamReply(query: Query, reply: Buffer, upstream: UpstreamServer): void {
-    const records = this.log === undefined || !walkRecords(reply, query.questionEnd, this.records) ? undefined : this.records;
+    const enforcement = this.enforcement;
+    const walked = (this.log !== undefined || enforcement !== undefined) && walkRecords(reply, query.questionEnd, this.records);
+    const records = walked ? this.records : undefined;
+    if (enforcement !== undefined && records !== undefined && query.pod !== undefined) {
+      // policy match
+      const rules = enforcement.policy.forClient(query.pod);
+      if (rules.enforced) {
+        // allowed map
+        const mustWait = enforcement.learner.learn(query, reply, records, rules);
+        // dataplane
+        if (!mustWait) {
+          this.metrics.releasedWithoutWait.inc();
+        } else if (enforcement.holdAnswers) {
+          this.hold(query, reply, records, upstream, enforcement.maxHoldMs);
+          return;
+        } else {
+          this.committer!.kick();
+        }
+      }
+    }
     this.answer(query, reply, records, upstream);
   }
 
   onUpstreamFailure(query: Query): void {
     this.answer(query, synthesizeReply(query.message, query.questionEnd, Rcode.ServFail), undefined, undefined);
+  }
+
+  private hold(query: Query, answer: Buffer, records: RecordTable, upstream: UpstreamServer, maxHoldMs: number): void {
+    query.stage = QueryStage.Held;
+    query.heldAnswer = answer;
+    query.heldRecords = records;
+    query.heldUpstream = upstream;
+    query.heldAt = performance.now();
+    // The walk stays with the held answer for its log record; the pipeline takes a spare.
+    this.records = this.spareRecords.pop() ?? new RecordTable();
+    query.onStageDeadline = this.onHoldDeadline;
+    this.wheel.schedule(query, maxHoldMs);
+    this.committer!.wait(query);
+  }
+
+  onCommitted(waiters: readonly Query[]): void {
+    for (const query of waiters) if (query.stage === QueryStage.Held) this.endHold(query, 'committed');
+  }
+
+  onFailed(waiters: readonly Query[]): void {
+    for (const query of waiters) if (query.stage === QueryStage.Held) this.endHold(query, 'failed');
+  }
+
+  onBatch(size: number, seconds: number): void {
+    this.metrics.batchSize.observe(size);
+    this.metrics.batchDuration.observe(seconds);
+  }
+
+  private endHold(query: Query, outcome: 'committed' | 'failed' | 'timeout'): void {
+    const records = query.heldRecords as RecordTable;
+    const action = this.enforcement!.holdTimeoutAction;
+    this.metrics.holdDuration.observe((performance.now() - query.heldAt) / 1000);
+    if (outcome === 'timeout') this.metrics.holdTimeouts.labels(action).inc();
+    if (outcome === 'failed') this.metrics.holdFailures.labels(action).inc();
+    if (outcome !== 'committed' && action === 'servfail') {
+      this.answer(query, synthesizeReply(query.message, query.questionEnd, Rcode.ServFail), undefined, undefined);
+    } else {
+      this.answer(query, query.heldAnswer as Buffer, records, query.heldUpstream);
+    }
+    query.heldAnswer = query.heldRecords = query.heldUpstream = undefined;
+    this.spareRecords.push(records);
   }
 
   // answer → log

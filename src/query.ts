@@ -1,5 +1,7 @@
 /** One client query on its way through the pipeline. */
+import type { RecordTable } from './dns/records.js';
 import type { Pod } from './identity/pod.js';
+import type { UpstreamServer } from './upstream/server.js';
 import type { Deadline } from './util/timer-wheel.js';
 
 export type Transport = 'udp' | 'tcp';
@@ -32,6 +34,12 @@ export class Query implements Deadline {
   sentAt = 0;
   /** Set by whoever owns the current stage's deadline. */
   onStageDeadline: ((query: Query) => void) | undefined = undefined;
+
+  // Held state: the answer waiting for the dataplane, with its walk and origin.
+  heldAnswer: Buffer | undefined = undefined;
+  heldRecords: RecordTable | undefined = undefined;
+  heldUpstream: UpstreamServer | undefined = undefined;
+  heldAt = 0;
 
   constructor(
     readonly transport: Transport,

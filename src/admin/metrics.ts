@@ -75,6 +75,71 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Read at scrape time from the allowed map. */
+  allowedEntriesSource: () => number = () => 0;
+  readonly allowedEntries: Gauge = new Gauge({
+    name: 'dnsgate_allowed_entries',
+    help: 'Entries in the allowed-IP map',
+    registers: [this.registry],
+    collect: (): void => this.allowedEntries.set(this.allowedEntriesSource()),
+  });
+  readonly allowedLearnt = new Counter({
+    name: 'dnsgate_allowed_learnt_total',
+    help: 'Entries added to the allowed-IP map',
+    registers: [this.registry],
+  });
+  readonly allowedExpired = new Counter({
+    name: 'dnsgate_allowed_expired_total',
+    help: 'Entries that left the allowed-IP map at their expiry',
+    registers: [this.registry],
+  });
+  readonly allowedEvicted = new Counter({
+    name: 'dnsgate_allowed_evicted_total',
+    help: 'Entries evicted by a limit (per-name-limit: --max-ips-per-name, entry-cap: --max-entries)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly holdDuration = new Histogram({
+    name: 'dnsgate_hold_duration_seconds',
+    help: 'Time answers were held for the dataplane (DelayDNSResponse)',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 3],
+    registers: [this.registry],
+  });
+  readonly holdTimeouts = new Counter({
+    name: 'dnsgate_hold_timeouts_total',
+    help: 'Held answers whose dataplane update did not complete in --max-hold, by what was done (release, servfail)',
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
+  readonly holdFailures = new Counter({
+    name: 'dnsgate_hold_failures_total',
+    help: 'Held answers whose dataplane batch failed, by what was done (release, servfail)',
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
+  readonly releasedWithoutWait = new Counter({
+    name: 'dnsgate_answers_released_without_wait_total',
+    help: 'Answers to enforced pods that taught nothing new and went out with no hold',
+    registers: [this.registry],
+  });
+  readonly batchSize = new Histogram({
+    name: 'dnsgate_dataplane_batch_size',
+    help: 'Changes per dataplane batch',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000],
+    registers: [this.registry],
+  });
+  readonly batchDuration = new Histogram({
+    name: 'dnsgate_dataplane_batch_duration_seconds',
+    help: 'Time from handing a batch to the dataplane to its acknowledgement',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly denied = new Counter({
+    name: 'dnsgate_denied_queries_total',
+    help: 'Queries of enforced pods for names no policy allows, answered by --deny-response',
+    registers: [this.registry],
+  });
+
   private readonly answersByTransport: Record<Transport, BoundCounter[]>;
 
   constructor() {

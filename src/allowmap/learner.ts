@@ -1,0 +1,37 @@
+/** Turns an answer to an enforced client into allowed-map entries. */
+import type { RecordTable } from '../dns/records.js';
+import type { Query } from '../query.js';
+import type { EntryClient } from './entry.js';
+import { type CnameMemory, addressesToLearn } from './learn.js';
+import type { AllowedMap } from './map.js';
+
+/** The policy decisions learning needs for one client. */
+export interface ClientRules {
+  /** At least one policy with type Egress selects the client. */
+  readonly enforced: boolean;
+  allowingRules(name: string): readonly { readonly ref: string }[];
+}
+
+export class Learner {
+  constructor(
+    private readonly map: AllowedMap,
+    private readonly memory: CnameMemory,
+    private readonly scope: 'pod' | 'node',
+  ) {}
+
+  /**
+   * Learns what `answer` teaches the query's pod under `rules`. Returns true when the
+   * dataplane does not yet hold all of it, so the answer must wait.
+   */
+  learn(query: Query, answer: Buffer, records: RecordTable, rules: ClientRules): boolean {
+    const pod = query.pod;
+    if (pod === undefined) return false;
+    const client: EntryClient | null =
+      this.scope === 'pod' ? { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom: query.clientIp } : null;
+    const rulesFor = (name: string): string[] => rules.allowingRules(name).map((rule) => rule.ref);
+    const addresses = addressesToLearn(answer, records, client?.key ?? '', rulesFor, this.memory, (ttl) => this.map.lifetimeMs(ttl));
+    let mustWait = false;
+    for (const address of addresses) if (this.map.learn(client, address)) mustWait = true;
+    return mustWait;
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * The allowed-IP map: (client pod, IP) → the domains and rules that justify it, until
+ * an expiry. Expiry is a heap (O(log n) per change, one sweep timer for all entries).
+ * Changes accumulate until the dataplane takes them as a batch.
+ */
+import { type AllowedEntry, type EntryClient, type EntrySnapshot, entryKey, snapshotOf } from './entry.js';
+import { ExpiryHeap } from './expiry-heap.js';
+import type { DataplaneBatch } from '../dataplane/dataplane.js';
+
+export interface LearntAddress {
+  ip: string;
+  family: 4 | 6;
+  ttlSeconds: number;
+  /** The name a rule matched (the start of the CNAME chain that led to `ip`). */
+  domain: string;
+  rules: readonly string[];
+}
+
+export interface AllowedMapOptions {
+  extraTtlMs: number;
+  minTtlMs: number;
+  maxTtlMs: number | undefined;
+  maxIpsPerName: number;
+  maxEntries: number;
+  now?: () => number;
+}
+
+export interface MapEvents {
+  onAdded(entry: AllowedEntry): void;
+  /** An entry left because a limit was hit. */
+  onEvicted(reason: 'per-name-limit' | 'entry-cap', entry: AllowedEntry): void;
+}
+
+/** A batch handed to the dataplane, with the entries behind its upserts. */
+export interface PendingBatch {
+  batch: DataplaneBatch;
+  entries: AllowedEntry[];
+  versions: number[];
+}
+
+export class AllowedMap {
+  private readonly entries = new Map<string, AllowedEntry>();
+  private readonly heap = new ExpiryHeap();
+  /** `clientKey|domain` → IP → entry, in order of last sighting (oldest first). */
+  private readonly byName = new Map<string, Map<string, AllowedEntry>>();
+  private readonly dirty = new Set<AllowedEntry>();
+  private removals: EntrySnapshot[] = [];
+  private readonly now: () => number;
+
+  constructor(
+    private readonly options: AllowedMapOptions,
+    private readonly events: MapEvents,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Lifetime of a record: TTL + extra, clamped to [min, max]. */
+  lifetimeMs(ttlSeconds: number): number {
+    const ms = ttlSeconds * 1000 + this.options.extraTtlMs;
+    const floored = Math.max(ms, this.options.minTtlMs);
+    return this.options.maxTtlMs === undefined ? floored : Math.min(floored, this.options.maxTtlMs);
+  }
+
+  /**
+   * Records that `client` (null in node scope) may reach `address`. Returns true when
+   * the dataplane does not yet hold what this sighting needs, so an answer must wait.
+   */
+  learn(client: EntryClient | null, address: LearntAddress): boolean {
+    const expiresAt = this.now() + this.lifetimeMs(address.ttlSeconds);
+    const key = entryKey(client?.key, address.ip);
+    let entry = this.entries.get(key);
+    if (entry === undefined) {
+      if (this.entries.size >= this.options.maxEntries) this.evictSoonest();
+      entry = {
+        client,
+        ip: address.ip,
+        family: address.family,
+        domains: [address.domain],
+        rules: [...address.rules],
+        expiresAt,
+        programmedUntil: 0,
+        version: 0,
+        heapIndex: -1,
+      };
+      this.entries.set(key, entry);
+      this.heap.push(entry);
+      this.dirty.add(entry);
+      this.events.onAdded(entry);
+    } else {
+      let changed = false;
+      if (client !== null && entry.client !== null) {
+        if (!sameIps(entry.client.ips, client.ips)) changed = true;
+        entry.client = client;
+      }
+      if (!entry.domains.includes(address.domain)) entry.domains.push(address.domain);
+      for (const rule of address.rules) {
+        if (!entry.rules.includes(rule)) {
+          entry.rules.push(rule);
+          changed = true;
+        }
+      }
+      if (changed) entry.programmedUntil = 0;
+      if (expiresAt > entry.expiresAt) {
+        entry.expiresAt = expiresAt;
+        this.heap.update(entry);
+        changed = true;
+      }
+      if (changed) {
+        entry.version++;
+        this.dirty.add(entry);
+      }
+    }
+    this.trackSighting(client?.key ?? '', address.domain, entry);
+    return entry.programmedUntil < expiresAt;
+  }
+
+  private trackSighting(clientKey: string, domain: string, entry: AllowedEntry): void {
+    const nameKey = `${clientKey}|${domain}`;
+    let ips = this.byName.get(nameKey);
+    if (ips === undefined) {
+      ips = new Map();
+      this.byName.set(nameKey, ips);
+    }
+    ips.delete(entry.ip);
+    ips.set(entry.ip, entry);
+    if (ips.size <= this.options.maxIpsPerName) return;
+    const [oldestIp, oldest] = ips.entries().next().value as [string, AllowedEntry];
+    ips.delete(oldestIp);
+    oldest.domains = oldest.domains.filter((d) => d !== domain);
+    if (oldest.domains.length === 0) {
+      this.remove(oldest);
+      this.events.onEvicted('per-name-limit', oldest);
+    }
+  }
+
+  private evictSoonest(): void {
+    const soonest = this.heap.peek();
+    if (soonest === undefined) return;
+    this.remove(soonest);
+    this.events.onEvicted('entry-cap', soonest);
+  }
+
+  /** Removes every entry whose expiry has passed; returns how many. */
+  expire(): number {
+    const now = this.now();
+    let count = 0;
+    for (let entry = this.heap.peek(); entry !== undefined && entry.expiresAt <= now; entry = this.heap.peek()) {
+      this.remove(entry);
+      count++;
+    }
+    return count;
+  }
+
+  remove(entry: AllowedEntry): void {
+    const key = entryKey(entry.client?.key, entry.ip);
+    if (this.entries.get(key) !== entry) return;
+    this.entries.delete(key);
+    this.heap.remove(entry);
+    this.dirty.delete(entry);
+    const clientKey = entry.client?.key ?? '';
+    for (const domain of entry.domains) {
+      const nameKey = `${clientKey}|${domain}`;
+      const ips = this.byName.get(nameKey);
+      if (ips?.get(entry.ip) === entry) {
+        ips.delete(entry.ip);
+        if (ips.size === 0) this.byName.delete(nameKey);
+      }
+    }
+    this.removals.push(snapshotOf(entry));
+  }
+
+  /** Drops rule references for which `keep` is false; entries left with none go. */
+  retainRules(keep: (rule: string) => boolean): void {
+    for (const entry of [...this.entries.values()]) {
+      const rules = entry.rules.filter(keep);
+      if (rules.length === entry.rules.length) continue;
+      if (rules.length === 0) {
+        this.remove(entry);
+        continue;
+      }
+      entry.rules = rules;
+      entry.version++;
+      entry.programmedUntil = 0;
+      this.dirty.add(entry);
+    }
+  }
+
+  get hasChanges(): boolean {
+    return this.dirty.size > 0 || this.removals.length > 0;
+  }
+
+  /** Takes every change since the last call, or undefined when there is none. */
+  takeBatch(): PendingBatch | undefined {
+    if (!this.hasChanges) return undefined;
+    return this.pendingOf([...this.dirty], this.removals);
+  }
+
+  /** Takes every entry as an upsert, for a resync that replaces what the dataplane holds. */
+  takeAll(): PendingBatch {
+    return this.pendingOf([...this.entries.values()], []);
+  }
+
+  private pendingOf(entries: AllowedEntry[], removals: EntrySnapshot[]): PendingBatch {
+    this.dirty.clear();
+    this.removals = [];
+    const batch: DataplaneBatch = { upserts: entries.map(snapshotOf), removals };
+    return { batch, entries, versions: entries.map((entry) => entry.version) };
+  }
+
+  /** The dataplane acknowledged `pending`: its entries are in effect as snapshotted. */
+  markProgrammed(pending: PendingBatch): void {
+    pending.entries.forEach((entry, i) => {
+      if (entry.version === pending.versions[i] && entry.heapIndex >= 0) entry.programmedUntil = pending.batch.upserts[i].expiresAt;
+    });
+  }
+
+  /** Every entry in force, for the admin API, the state file and resyncs. */
+  *all(): IterableIterator<AllowedEntry> {
+    yield* this.entries.values();
+  }
+
+  /** Puts back an entry from the state file, unchanged. */
+  restore(entry: Omit<AllowedEntry, 'programmedUntil' | 'version' | 'heapIndex'>): void {
+    if (entry.expiresAt <= this.now()) return;
+    const restored: AllowedEntry = { ...entry, programmedUntil: 0, version: 0, heapIndex: -1 };
+    const key = entryKey(entry.client?.key, entry.ip);
+    const existing = this.entries.get(key);
+    if (existing) this.remove(existing);
+    this.entries.set(key, restored);
+    this.heap.push(restored);
+    for (const domain of restored.domains) this.trackSighting(entry.client?.key ?? '', domain, restored);
+    this.dirty.add(restored);
+  }
+}
+
+function sameIps(a: readonly string[], b: readonly string[]): boolean {
+  return a === b || (a.length === b.length && a.every((ip, i) => ip === b[i]));
+}

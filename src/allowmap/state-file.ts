@@ -1,0 +1,125 @@
+/**
+ * Persistence of the allowed-IP map across restarts, as Calico's felix DNS cache:
+ * saved periodically and at shutdown, atomically (temp file, fsync, rename), and
+ * restored at start for entries with more than a second left. A corrupt or foreign
+ * file is reported in one line and ignored.
+ */
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import type { IdentitySnapshot } from '../identity/snapshot.js';
+import type { AllowedEntry, EntryClient } from './entry.js';
+import type { AllowedMap } from './map.js';
+
+const FORMAT = 'dnsgate-allowed-map';
+const VERSION = 1;
+/** Entries with less left than this are not worth restoring. */
+const MIN_REMAINING_MS = 1000;
+
+interface StoredEntry {
+  client: EntryClient | null;
+  ip: string;
+  domains: string[];
+  rules: string[];
+  expiresAt: number;
+}
+
+interface StateFile {
+  format: typeof FORMAT;
+  version: number;
+  scope: 'pod' | 'node';
+  savedAt: string;
+  entries: StoredEntry[];
+}
+
+export async function saveState(path: string, map: AllowedMap, scope: 'pod' | 'node'): Promise<void> {
+  const entries: StoredEntry[] = [];
+  for (const entry of map.all()) {
+    entries.push({ client: entry.client, ip: entry.ip, domains: entry.domains, rules: entry.rules, expiresAt: entry.expiresAt });
+  }
+  const state: StateFile = { format: FORMAT, version: VERSION, scope, savedAt: new Date().toISOString(), entries };
+  const temp = `${path}.tmp-${process.pid}`;
+  const file = await open(temp, 'w', 0o600);
+  try {
+    await file.writeFile(JSON.stringify(state));
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  try {
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+}
+
+export interface RestoreResult {
+  restored: number;
+  /** Set when the file was unusable: the one line saying why. */
+  problem?: string;
+}
+
+/**
+ * Restores entries from `path` into `map`. Pod-scoped entries come back only for pods
+ * that still exist, with their current IPs. A missing file is not a problem.
+ */
+export async function restoreState(path: string, map: AllowedMap, scope: 'pod' | 'node', identities: IdentitySnapshot, now = Date.now()): Promise<RestoreResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? { restored: 0 } : { restored: 0, problem: `${path}: cannot read state file (${code}), starting empty` };
+  }
+  let state: StateFile;
+  try {
+    state = JSON.parse(text) as StateFile;
+  } catch {
+    return { restored: 0, problem: `${path}: state file is not JSON, ignored` };
+  }
+  if (state?.format !== FORMAT || state.version !== VERSION || !Array.isArray(state.entries)) {
+    return { restored: 0, problem: `${path}: not a dnsgate state file of version ${VERSION}, ignored` };
+  }
+  if (state.scope !== scope) {
+    return { restored: 0, problem: `${path}: saved with --scope ${state.scope}, now ${scope}; ignored` };
+  }
+  const podsByKey = new Map(identities.pods.map((pod) => [pod.key, pod]));
+  let restored = 0;
+  for (const stored of state.entries) {
+    if (!isStoredEntry(stored) || stored.expiresAt - now <= MIN_REMAINING_MS) continue;
+    let client: EntryClient | null = null;
+    if (scope === 'pod') {
+      const pod = stored.client && podsByKey.get(stored.client.key);
+      if (!pod) continue;
+      client = { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom: pod.ips.includes(stored.client!.queriedFrom) ? stored.client!.queriedFrom : pod.ips[0] };
+    }
+    const family = isIP(stored.ip);
+    const entry: Omit<AllowedEntry, 'programmedUntil' | 'version' | 'heapIndex'> = {
+      client,
+      ip: stored.ip,
+      family: family === 6 ? 6 : 4,
+      domains: stored.domains,
+      rules: stored.rules,
+      expiresAt: stored.expiresAt,
+    };
+    map.restore(entry);
+    restored++;
+  }
+  return { restored };
+}
+
+function isStoredEntry(value: unknown): value is StoredEntry {
+  const entry = value as StoredEntry;
+  return (
+    typeof entry === 'object' &&
+    entry !== null &&
+    typeof entry.ip === 'string' &&
+    isIP(entry.ip) !== 0 &&
+    typeof entry.expiresAt === 'number' &&
+    Array.isArray(entry.domains) &&
+    entry.domains.every((d) => typeof d === 'string') &&
+    Array.isArray(entry.rules) &&
+    entry.rules.every((r) => typeof r === 'string') &&
+    (entry.client === null || (typeof entry.client === 'object' && typeof entry.client.key === 'string'))
+  );
+}

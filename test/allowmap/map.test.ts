@@ -1,0 +1,129 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AllowedEntry, EntryClient } from '../../src/allowmap/entry.js';
+import { AllowedMap, type AllowedMapOptions, type LearntAddress } from '../../src/allowmap/map.js';
+
+const POD_A: EntryClient = { key: 'ns/a', namespace: 'ns', name: 'a', ips: ['10.0.0.1'], queriedFrom: '10.0.0.1' };
+const POD_B: EntryClient = { key: 'ns/b', namespace: 'ns', name: 'b', ips: ['10.0.0.2'], queriedFrom: '10.0.0.2' };
+
+function setup(options: Partial<AllowedMapOptions> = {}) {
+  let now = 1_000_000;
+  const evicted: [string, string][] = [];
+  const map = new AllowedMap(
+    { extraTtlMs: 0, minTtlMs: 2000, maxTtlMs: undefined, maxIpsPerName: 1000, maxEntries: 100_000, now: () => now, ...options },
+    { onAdded: () => undefined, onEvicted: (reason, entry) => evicted.push([reason, entry.ip]) },
+  );
+  return { map, evicted, advance: (ms: number) => (now += ms), now: () => now };
+}
+
+function address(ip: string, ttlSeconds = 60, domain = 'a.example.com', rules = ['default|p|allow|0']): LearntAddress {
+  return { ip, family: ip.includes(':') ? 6 : 4, ttlSeconds, domain, rules };
+}
+
+const entries = (map: AllowedMap): AllowedEntry[] => [...map.all()];
+
+test('lifetime is TTL + extra, floored at min-ttl and capped at max-ttl', () => {
+  assert.equal(setup().map.lifetimeMs(1), 2000, 'the 2 s floor');
+  assert.equal(setup({ extraTtlMs: 5000 }).map.lifetimeMs(1), 6000);
+  assert.equal(setup({ maxTtlMs: 30_000 }).map.lifetimeMs(3600), 30_000);
+  assert.equal(setup({ minTtlMs: 0 }).map.lifetimeMs(0), 0);
+});
+
+test('a later sighting only extends; it needs a wait until programmed', () => {
+  const { map, advance, now } = setup();
+  assert.equal(map.learn(POD_A, address('192.0.2.1', 60)), true, 'new: must wait');
+  const pending = map.takeBatch();
+  assert.ok(pending);
+  assert.equal(pending.batch.upserts.length, 1);
+  assert.equal(map.learn(POD_A, address('192.0.2.1', 60)), true, 'not yet acknowledged');
+  map.markProgrammed(pending);
+  assert.equal(map.learn(POD_A, address('192.0.2.1', 10)), false, 'shorter TTL: nothing to do');
+  assert.equal(entries(map)[0].expiresAt, now() + 60_000);
+  advance(5000);
+  assert.equal(map.learn(POD_A, address('192.0.2.1', 60)), true, 'a later expiry must be programmed');
+  assert.equal(entries(map)[0].expiresAt, now() + 60_000);
+});
+
+test('a new rule for a known IP needs programming; a new domain with known rules does not', () => {
+  const { map } = setup();
+  map.learn(POD_A, address('192.0.2.1', 60, 'a.example.com', ['r1']));
+  map.markProgrammed(map.takeBatch()!);
+  assert.equal(map.learn(POD_A, address('192.0.2.1', 60, 'b.example.com', ['r1'])), false);
+  assert.deepEqual(entries(map)[0].domains, ['a.example.com', 'b.example.com']);
+  assert.equal(map.learn(POD_A, address('192.0.2.1', 60, 'b.example.com', ['r2'])), true);
+  assert.deepEqual(map.takeBatch()!.batch.upserts[0].rules, ['r1', 'r2']);
+});
+
+test('pods are keyed apart', () => {
+  const { map } = setup();
+  map.learn(POD_A, address('192.0.2.1'));
+  map.learn(POD_B, address('192.0.2.1'));
+  map.learn(null, address('192.0.2.1'));
+  assert.equal(map.size, 3);
+  const upserts = map.takeBatch()!.batch.upserts;
+  assert.deepEqual(upserts.map((u) => u.clientIps), [['10.0.0.1'], ['10.0.0.2'], []]);
+});
+
+test('expiry removes entries in order and reports them for the dataplane', () => {
+  const { map, advance } = setup();
+  map.learn(POD_A, address('192.0.2.1', 10));
+  map.learn(POD_A, address('192.0.2.2', 30));
+  map.learn(POD_A, address('192.0.2.3', 20));
+  map.takeBatch();
+  advance(20_000);
+  assert.equal(map.expire(), 2);
+  assert.deepEqual(entries(map).map((e) => e.ip), ['192.0.2.2']);
+  assert.deepEqual(map.takeBatch()!.batch.removals.map((r) => r.ip).sort(), ['192.0.2.1', '192.0.2.3']);
+});
+
+test('the per-(pod, name) limit evicts the least recently seen IP', () => {
+  const { map, evicted } = setup({ maxIpsPerName: 2 });
+  map.learn(POD_A, address('192.0.2.1'));
+  map.learn(POD_A, address('192.0.2.2'));
+  map.learn(POD_A, address('192.0.2.1')); // seen again: now the newest
+  map.learn(POD_A, address('192.0.2.3'));
+  assert.deepEqual(entries(map).map((e) => e.ip).sort(), ['192.0.2.1', '192.0.2.3']);
+  assert.deepEqual(evicted, [['per-name-limit', '192.0.2.2']]);
+  map.learn(POD_B, address('192.0.2.4'));
+  assert.equal(map.size, 3, 'another pod has its own limit');
+});
+
+test('an IP kept by another name survives the eviction for one name', () => {
+  const { map } = setup({ maxIpsPerName: 1 });
+  map.learn(POD_A, address('192.0.2.1', 60, 'a.example.com'));
+  map.learn(POD_A, address('192.0.2.1', 60, 'b.example.com'));
+  map.learn(POD_A, address('192.0.2.2', 60, 'a.example.com'));
+  const kept = entries(map).find((e) => e.ip === '192.0.2.1');
+  assert.deepEqual(kept?.domains, ['b.example.com']);
+});
+
+test('the entry cap evicts the entry that expires soonest', () => {
+  const { map, evicted } = setup({ maxEntries: 2 });
+  map.learn(POD_A, address('192.0.2.1', 100));
+  map.learn(POD_A, address('192.0.2.2', 10));
+  map.learn(POD_A, address('192.0.2.3', 50));
+  assert.deepEqual(entries(map).map((e) => e.ip).sort(), ['192.0.2.1', '192.0.2.3']);
+  assert.deepEqual(evicted, [['entry-cap', '192.0.2.2']]);
+});
+
+test('retainRules drops vanished rules and entries left with none', () => {
+  const { map } = setup();
+  map.learn(POD_A, address('192.0.2.1', 60, 'a.example.com', ['r1', 'r2']));
+  map.learn(POD_A, address('192.0.2.2', 60, 'a.example.com', ['r2']));
+  map.takeBatch();
+  map.retainRules((rule) => rule === 'r1');
+  assert.deepEqual(entries(map).map((e) => [e.ip, e.rules]), [['192.0.2.1', ['r1']]]);
+});
+
+test('100k entries: insert, extend and expire stay fast (heap, not scans)', () => {
+  const { map, advance } = setup();
+  const started = performance.now();
+  for (let i = 0; i < 100_000; i++) map.learn(POD_A, address(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 10 + (i % 50), `n${i % 1000}.example.com`));
+  for (let i = 0; i < 100_000; i += 2) map.learn(POD_A, address(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 100, `n${i % 1000}.example.com`));
+  advance(60_000);
+  const expired = map.expire();
+  assert.equal(expired, 50_000);
+  assert.equal(map.size, 50_000);
+  // Generous: the point is that nothing here is quadratic.
+  assert.ok(performance.now() - started < 20_000);
+});

@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AllowedMap } from '../../src/allowmap/map.js';
+import { restoreState, saveState } from '../../src/allowmap/state-file.js';
+import { identitiesFromObjects } from '../../src/identity/podfile.js';
+import { parseObjects } from '../../src/yaml/documents.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dnsgate-state-'));
+const identities = identitiesFromObjects(
+  parseObjects('pods.yaml', 'apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: ns}\nstatus: {podIP: 10.0.0.1}\n'),
+);
+const pod = identities.pods[0];
+
+function newMap(now: () => number) {
+  return new AllowedMap({ extraTtlMs: 0, minTtlMs: 0, maxTtlMs: undefined, maxIpsPerName: 1000, maxEntries: 1000, now }, { onAdded: () => undefined, onEvicted: () => undefined });
+}
+
+test('entries survive a save and restore; those with a second or less left do not', async () => {
+  let now = 1_700_000_000_000;
+  const map = newMap(() => now);
+  const client = { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom: '10.0.0.1' };
+  map.learn(client, { ip: '192.0.2.1', family: 4, ttlSeconds: 60, domain: 'a.com', rules: ['r1'] });
+  map.learn(client, { ip: '2001:db8::1', family: 6, ttlSeconds: 60, domain: 'a.com', rules: ['r1'] });
+  map.learn(client, { ip: '192.0.2.2', family: 4, ttlSeconds: 1, domain: 'b.com', rules: ['r2'] });
+  const path = join(dir, 'state.json');
+  await saveState(path, map, 'pod');
+
+  now += 100;
+  const restored = newMap(() => now);
+  const result = await restoreState(path, restored, 'pod', identities, now);
+  assert.deepEqual(result, { restored: 2 });
+  const entries = [...restored.all()];
+  assert.deepEqual(entries.map((e) => [e.client?.key, e.ip, e.domains, e.rules]).sort(), [
+    ['ns/a', '192.0.2.1', ['a.com'], ['r1']],
+    ['ns/a', '2001:db8::1', ['a.com'], ['r1']],
+  ]);
+  assert.equal(entries[0].expiresAt, 1_700_000_000_000 + 60_000, 'the expiry is kept, not renewed');
+  assert.equal(restored.takeBatch()?.batch.upserts.length, 2, 'restored entries go to the dataplane');
+});
+
+test('pods that are gone lose their entries; another scope or a foreign file is ignored in one line', async () => {
+  const now = 1_700_000_000_000;
+  const path = join(dir, 'gone.json');
+  const map = newMap(() => now);
+  map.learn({ key: 'ns/gone', namespace: 'ns', name: 'gone', ips: ['10.0.0.9'], queriedFrom: '10.0.0.9' }, { ip: '192.0.2.1', family: 4, ttlSeconds: 60, domain: 'a.com', rules: ['r1'] });
+  await saveState(path, map, 'pod');
+  assert.deepEqual(await restoreState(path, newMap(() => now), 'pod', identities, now), { restored: 0 });
+
+  const node = await restoreState(path, newMap(() => now), 'node', identities, now);
+  assert.match(node.problem ?? '', /saved with --scope pod, now node; ignored$/);
+
+  const corrupt = join(dir, 'corrupt.json');
+  writeFileSync(corrupt, '{"format": "dnsgate-allowed-map", "version": 1, "entr');
+  assert.equal((await restoreState(corrupt, newMap(() => now), 'pod', identities, now)).problem, `${corrupt}: state file is not JSON, ignored`);
+  const foreign = join(dir, 'foreign.json');
+  writeFileSync(foreign, JSON.stringify({ hello: 'world' }));
+  assert.match((await restoreState(foreign, newMap(() => now), 'pod', identities, now)).problem ?? '', /not a dnsgate state file/);
+  assert.deepEqual(await restoreState(join(dir, 'missing.json'), newMap(() => now), 'pod', identities, now), { restored: 0 });
+});
+
+test('the save replaces the file whole', async () => {
+  const path = join(dir, 'atomic.json');
+  writeFileSync(path, 'old');
+  await saveState(path, newMap(() => Date.now()), 'node');
+  assert.equal(JSON.parse(readFileSync(path, 'utf8')).format, 'dnsgate-allowed-map');
+});

@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AllowedMap } from '../../src/allowmap/map.js';
+import { Committer } from '../../src/dataplane/committer.js';
+import { DelayedDataplane } from '../helpers/delayed-dataplane.js';
+
+function setup(delayMs: number) {
+  const map = new AllowedMap({ extraTtlMs: 0, minTtlMs: 2000, maxTtlMs: undefined, maxIpsPerName: 1000, maxEntries: 1000 }, { onAdded: () => undefined, onEvicted: () => undefined });
+  const dataplane = new DelayedDataplane(delayMs);
+  const done: string[] = [];
+  const failed: string[] = [];
+  const committer = new Committer<string>(map, dataplane, {
+    onCommitted: (waiters) => done.push(...waiters),
+    onFailed: (waiters) => failed.push(...waiters),
+    onBatch: () => undefined,
+  });
+  const learn = (ip: string) => map.learn(null, { ip, family: 4, ttlSeconds: 60, domain: 'a.com', rules: ['r'] });
+  return { map, dataplane, committer, done, failed, learn };
+}
+
+const until = async (predicate: () => boolean) => {
+  while (!predicate()) await new Promise((resolve) => setTimeout(resolve, 1));
+};
+
+test('a burst of answers shares batches: one in flight, the rest together in the next', async () => {
+  const { dataplane, committer, done, learn } = setup(20);
+  learn('192.0.2.1');
+  committer.wait('first');
+  await until(() => dataplane.batches.length === 1);
+  for (let i = 2; i <= 50; i++) {
+    learn(`192.0.2.${i}`);
+    committer.wait(`answer${i}`);
+  }
+  await until(() => done.length === 50);
+  assert.equal(dataplane.batches.length, 2, 'two round trips for fifty answers');
+  assert.equal(dataplane.batches[1].upserts.length, 49);
+  assert.equal(done[0], 'first');
+});
+
+test('waiters are released only after the batch is acknowledged', async () => {
+  const { dataplane, committer, done, learn } = setup(50);
+  learn('192.0.2.1');
+  committer.wait('held');
+  await new Promise((resolve) => setTimeout(resolve, 25));
+  assert.deepEqual(done, [], 'still waiting for the dataplane');
+  await until(() => done.length === 1);
+  assert.ok(dataplane.programmed.has('|192.0.2.1'));
+});
+
+test('a failed batch fails its waiters, and the next commit resyncs everything', async () => {
+  const { dataplane, committer, done, failed, learn } = setup(1);
+  dataplane.failNext = 1;
+  learn('192.0.2.1');
+  committer.wait('unlucky');
+  await until(() => failed.length === 1);
+  assert.deepEqual(failed, ['unlucky']);
+  learn('192.0.2.2');
+  committer.wait('next');
+  await until(() => done.length === 1);
+  assert.equal(dataplane.resyncs.length, 1);
+  assert.deepEqual(dataplane.resyncs[0].map((e) => e.ip).sort(), ['192.0.2.1', '192.0.2.2']);
+});
+
+test('resync() resolves once the whole map is in effect', async () => {
+  const { dataplane, committer, learn } = setup(5);
+  learn('192.0.2.1');
+  learn('192.0.2.2');
+  await committer.resync();
+  assert.deepEqual([...dataplane.programmed.keys()].sort(), ['|192.0.2.1', '|192.0.2.2']);
+});

@@ -1,0 +1,51 @@
+/**
+ * An in-process dataplane for tests: acknowledges each batch after a configurable
+ * delay, or fails it, and records what it was given. It stands in where a test must
+ * control the dataplane's timing, which a real firewall cannot offer.
+ */
+import type { EntrySnapshot } from '../../src/allowmap/entry.js';
+import type { Dataplane, DataplaneBatch } from '../../src/dataplane/dataplane.js';
+
+export class DelayedDataplane implements Dataplane {
+  readonly name = 'delayed-test';
+  delayMs: number;
+  failNext = 0;
+  readonly batches: DataplaneBatch[] = [];
+  readonly resyncs: EntrySnapshot[][] = [];
+  /** What is in effect: `clientKey|ip` → snapshot. */
+  readonly programmed = new Map<string, EntrySnapshot>();
+
+  constructor(delayMs = 0) {
+    this.delayMs = delayMs;
+  }
+
+  async apply(batch: DataplaneBatch): Promise<void> {
+    this.batches.push(batch);
+    await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('injected dataplane failure');
+    }
+    for (const removal of batch.removals) this.programmed.delete(`${removal.clientKey ?? ''}|${removal.ip}`);
+    for (const upsert of batch.upserts) this.programmed.set(`${upsert.clientKey ?? ''}|${upsert.ip}`, upsert);
+  }
+
+  async resync(entries: readonly EntrySnapshot[]): Promise<void> {
+    this.resyncs.push([...entries]);
+    await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('injected dataplane failure');
+    }
+    this.programmed.clear();
+    for (const entry of entries) this.programmed.set(`${entry.clientKey ?? ''}|${entry.ip}`, entry);
+  }
+
+  unhealthyReason(): string | undefined {
+    return undefined;
+  }
+
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+}
