@@ -1,22 +1,37 @@
 /**
  * The composition root of `dnsgate serve`: builds every stage from the configuration,
  * starts them in dependency order, reloads on SIGHUP and stops cleanly on SIGTERM.
+ *
+ * Start-up order matters: identities and policies first (invalid ones stop start-up),
+ * then the dataplane, then the state file is restored and pushed to the dataplane,
+ * and only then do the listeners bind, so no answer goes out before the map is back.
  */
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
 import { Readiness } from './admin/readiness.js';
+import { allowedEntriesReply } from './allowmap/api.js';
+import { CnameMemory } from './allowmap/learn.js';
+import { Learner } from './allowmap/learner.js';
+import { AllowedMap } from './allowmap/map.js';
+import { restoreState, saveState } from './allowmap/state-file.js';
 import { ConfigError, type Config } from './config/load.js';
+import { Rcode } from './dns/constants.js';
+import type { Dataplane } from './dataplane/dataplane.js';
+import { NoDataplane } from './dataplane/none.js';
 import { IdentityStore } from './identity/store.js';
 import { TcpListener } from './listen/tcp.js';
 import { UdpListener } from './listen/udp.js';
 import type { AnswerLog } from './logs/answer-log.js';
-import type { Endpoint } from './net/address.js';
+import { canonicalIp, type Endpoint } from './net/address.js';
 import { Pipeline } from './pipeline.js';
+import { LiveEngine, PolicyStore, explain, formatProblem } from './policy/index.js';
 import { formatUpstreamSpec } from './upstream/spec.js';
 import { SourceError } from './yaml/documents.js';
 
 /** How long SIGTERM waits for queries in flight. */
 const DRAIN_TIMEOUT_MS = 5000;
+/** How often expired entries leave the map (the kernel expires dataplane elements itself). */
+const EXPIRY_SWEEP_MS = 250;
 
 export interface AppLogger {
   info(message: string): void;
@@ -28,24 +43,52 @@ export const stderrLogger: AppLogger = {
   error: (message) => process.stderr.write(`dnsgate: ${message}\n`),
 };
 
+/** Parts a test may supply instead of the configured ones. */
+export interface AppOverrides {
+  dataplane?: Dataplane;
+}
+
 export class App {
   readonly metrics = new Metrics();
   readonly readiness = new Readiness();
   readonly identity: IdentityStore;
+  readonly policies: PolicyStore;
+  readonly engine: LiveEngine;
+  readonly map: AllowedMap;
+  readonly dataplane: Dataplane;
   pipeline!: Pipeline;
   admin: AdminServer | undefined;
   readonly udpListeners: UdpListener[] = [];
   readonly tcpListeners: TcpListener[] = [];
   private log: AnswerLog | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
 
   constructor(
     readonly config: Config,
     private readonly logger: AppLogger = stderrLogger,
+    overrides: AppOverrides = {},
   ) {
     this.identity = new IdentityStore(config.pods);
+    this.policies = new PolicyStore(config.policies);
+    this.engine = new LiveEngine(this.policies, this.identity);
+    this.map = new AllowedMap(
+      { extraTtlMs: config.extraTtl, minTtlMs: config.minTtl, maxTtlMs: config.maxTtl, maxIpsPerName: config.maxIpsPerName, maxEntries: config.maxEntries },
+      {
+        onAdded: () => this.metrics.allowedLearnt.inc(),
+        onEvicted: (reason, entry) => {
+          this.metrics.allowedEvicted.labels(reason).inc();
+          const limit = reason === 'entry-cap' ? `--max-entries ${config.maxEntries}` : `--max-ips-per-name ${config.maxIpsPerName}`;
+          this.logger.error(`allowed map: ${limit} reached, evicted ${entry.ip}${entry.client ? ` of ${entry.client.key}` : ''}`);
+        },
+      },
+    );
+    this.metrics.allowedEntriesSource = () => this.map.size;
+    this.dataplane = overrides.dataplane ?? new NoDataplane();
     this.readiness.require('listeners', 'listeners are not bound yet');
     this.readiness.require('identities', 'pods are not loaded yet');
+    this.readiness.require('policies', 'policies are not loaded yet');
+    this.readiness.require('dataplane', 'the dataplane is not synced yet');
   }
 
   /** Starts serving. Throws ConfigError for problems the user must fix (exit 2). */
@@ -58,18 +101,33 @@ export class App {
       throw error;
     }
     this.readiness.satisfy('identities');
+    await this.loadPolicies();
+    this.readiness.satisfy('policies');
 
     this.pipeline = new Pipeline(
       { upstreams: resolveUpstreams(config), upstreamTimeoutMs: config.upstreamTimeout, queryTimeoutMs: config.queryTimeout },
       this.identity,
       this.log,
       this.metrics,
-      undefined,
+      {
+        policy: { forClient: (pod) => this.engine.current.forClient(pod) },
+        map: this.map,
+        learner: new Learner(this.map, new CnameMemory(), config.scope),
+        dataplane: this.dataplane,
+        holdAnswers: config.policyMode === 'DelayDNSResponse',
+        maxHoldMs: config.maxHold,
+        holdTimeoutAction: config.holdTimeoutAction,
+        denyRcode: config.denyResponse === 'off' ? undefined : config.denyResponse === 'refused' ? Rcode.Refused : Rcode.NXDomain,
+      },
     );
+    await this.restoreMap();
+    await this.pipeline.committer!.resync();
+    this.readiness.satisfy('dataplane');
     await this.pipeline.upstream.start();
 
     if (config.admin) {
       this.admin = new AdminServer(config.admin, this.metrics, this.readiness);
+      this.addApiRoutes(this.admin);
       await bindOrExplain('--admin', config.admin, () => this.admin!.listen());
     }
     for (const endpoint of config.listen) {
@@ -84,11 +142,81 @@ export class App {
       this.tcpListeners.push(tcp);
     }
     this.readiness.satisfy('listeners');
+    this.startTimers();
     const listening = this.udpListeners.map((l) => `${l.endpoint.host}:${l.port}`).join(', ');
     this.logger.info(`serving DNS on ${listening} (udp+tcp), upstream ${config.upstream.map(formatUpstreamSpec).join(', ')}`);
   }
 
-  /** SIGHUP: reloads pods; on error the previous set stays and the reason is logged. */
+  private async loadPolicies(): Promise<void> {
+    this.policies.onReloadFailed((errors) => {
+      this.metrics.identityReloads.labels('policies', 'error').inc();
+      this.logger.error(`reload of policies kept the previous set: ${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`);
+    });
+    if (this.config.policies.length === 0) return;
+    const load = await this.policies.reload();
+    if (!load.ok) {
+      const more = load.errors.length > 1 ? ` (and ${load.errors.length - 1} more; see dnsgate validate)` : '';
+      throw new ConfigError(`${formatProblem(load.errors[0])}${more}`);
+    }
+    for (const warning of load.warnings) this.logger.info(formatProblem(warning));
+    this.policies.onChange((policies, warnings) => {
+      this.metrics.identityReloads.labels('policies', 'ok').inc();
+      for (const warning of warnings) this.logger.info(warning);
+      const refs = new Set(policies.egressRules.map((rule) => rule.ref));
+      this.map.retainRules((ref) => refs.has(ref));
+      this.pipeline?.committer?.kick();
+    });
+    this.policies.watch();
+  }
+
+  private async restoreMap(): Promise<void> {
+    const path = this.config.stateFile;
+    if (path === undefined) return;
+    const result = await restoreState(path, this.map, this.config.scope, this.identity.current);
+    if (result.problem) this.logger.error(result.problem);
+    else if (result.restored > 0) this.logger.info(`restored ${result.restored} allowed entries from ${path}`);
+  }
+
+  private async saveMap(): Promise<void> {
+    const path = this.config.stateFile;
+    if (path === undefined) return;
+    try {
+      await saveState(path, this.map, this.config.scope);
+    } catch (error) {
+      this.logger.error(`cannot save state to ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+
+  private startTimers(): void {
+    const sweep = setInterval(() => {
+      const expired = this.map.expire();
+      if (expired === 0) return;
+      this.metrics.allowedExpired.inc(expired);
+      this.pipeline.committer?.kick();
+    }, EXPIRY_SWEEP_MS);
+    this.timers.push(sweep);
+    if (this.config.stateFile !== undefined) this.timers.push(setInterval(() => void this.saveMap(), this.config.stateSaveInterval));
+    for (const timer of this.timers) timer.unref();
+  }
+
+  private addApiRoutes(admin: AdminServer): void {
+    admin.addRoute('/v1/allowed', (params) =>
+      allowedEntriesReply(this.map, params, (ip) => {
+        const engine = this.engine.current;
+        const pod = engine.identities.podByIp(ip);
+        return { podKey: pod?.key, rules: new Set(engine.forClient(pod).egressRules.map((rule) => rule.ref)) };
+      }),
+    );
+    admin.addRoute('/v1/explain', (params) => {
+      const client = params.get('client');
+      const name = params.get('name');
+      if (client === null || name === null) return { status: 400, body: { error: 'client and name are required' } };
+      if (canonicalIp(client) === undefined) return { status: 400, body: { error: `client: not an IP address: ${JSON.stringify(client)}` } };
+      return { status: 200, body: explain(this.engine.current, client, name) };
+    });
+  }
+
+  /** SIGHUP: reloads pods and policies; on error the previous set stays and the reason is logged. */
   async reload(): Promise<void> {
     try {
       await this.identity.load();
@@ -97,17 +225,22 @@ export class App {
       this.metrics.identityReloads.labels('pods', 'error').inc();
       this.logger.error(`reload of pods kept the previous set: ${(error as Error).message}`);
     }
+    if (this.config.policies.length > 0) await this.policies.reload();
   }
 
-  /** Stops taking queries, answers those in flight, flushes logs and closes everything. */
+  /** Stops taking queries, answers those in flight, saves state, flushes logs and closes everything. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      for (const timer of this.timers) clearInterval(timer);
+      this.policies.close();
       for (const listener of this.udpListeners) listener.stopAccepting();
       for (const listener of this.tcpListeners) listener.stopAccepting();
       await this.pipeline?.drain(DRAIN_TIMEOUT_MS);
+      await this.saveMap();
       await this.log?.close();
       for (const listener of this.udpListeners) listener.close();
       this.pipeline?.upstream.stop();
+      await this.dataplane.stop();
       await this.admin?.close();
     })();
     return this.stopping;

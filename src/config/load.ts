@@ -31,6 +31,7 @@ export interface Config {
   logMaxFiles: number;
   admin: Endpoint | null;
   stateFile: string | undefined;
+  stateSaveInterval: number;
   cacheSize: number;
   upstreamTimeout: number;
   queryTimeout: number;
@@ -88,6 +89,7 @@ function defaults(): Omit<Config, 'upstream' | 'logStdout'> {
     logMaxFiles: 5,
     admin: parseEndpoint('127.0.0.1:9253') as Endpoint,
     stateFile: undefined,
+    stateSaveInterval: 60_000,
     cacheSize: 0,
     upstreamTimeout: 2000,
     queryTimeout: 3000,

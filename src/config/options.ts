@@ -117,6 +117,7 @@ export const OPTIONS = {
   logMaxFiles: option('--log-max-files <n>', 'rotated files kept', integer(1), '5'),
   admin: option('--admin <host:port>', 'admin HTTP server (health, metrics, API), or off', adminEndpoint, '127.0.0.1:9253'),
   stateFile: option('--state-file <path>', 'persist learnt mappings and restore them at start', text),
+  stateSaveInterval: option('--state-save-interval <duration>', 'how often --state-file is written (Calico DNSCacheSaveInterval)', positiveDuration, '60s'),
   cacheSize: option('--cache-size <n>', 'response cache entries, 0 for off', integer(0), '0'),
   upstreamTimeout: option('--upstream-timeout <duration>', 'wait for one upstream before trying the next', positiveDuration, '2s'),
   queryTimeout: option('--query-timeout <duration>', 'answer SERVFAIL when no upstream answered within this', positiveDuration, '3s'),

@@ -30,8 +30,12 @@ export class DelayedDataplane implements Dataplane {
     for (const upsert of batch.upserts) this.programmed.set(`${upsert.clientKey ?? ''}|${upsert.ip}`, upsert);
   }
 
+  /** Called at the start of every resync, to observe what else has happened by then. */
+  onResync: (() => Promise<void>) | undefined;
+
   async resync(entries: readonly EntrySnapshot[]): Promise<void> {
     this.resyncs.push([...entries]);
+    await this.onResync?.();
     await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (this.failNext > 0) {
       this.failNext--;

@@ -1,7 +1,7 @@
 /** Starts dnsgate for a test: in this process (to reach its internals) or as the real CLI. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { App, type AppLogger } from '../../src/app.js';
+import { App, type AppLogger, type AppOverrides } from '../../src/app.js';
 import { loadConfigFile, parseFlagValues, resolveConfig } from '../../src/config/load.js';
 import type { OptionName, RawValue } from '../../src/config/options.js';
 import { freePort } from './net.js';
@@ -50,12 +50,12 @@ export interface RunningDnsgate {
  * dnsgate in this process, listening on `address` (one port for UDP and TCP) with its
  * admin server on an ephemeral port. `args` are serve flags.
  */
-export async function startDnsgate(address: string, args: readonly string[]): Promise<RunningDnsgate> {
-  const port = await freePort(address);
+export async function startDnsgate(address: string, args: readonly string[], overrides: AppOverrides & { port?: number } = {}): Promise<RunningDnsgate> {
+  const port = overrides.port ?? (await freePort(address));
   const { raw, config: configFile } = rawFlags(['--listen', `${address.includes(':') ? `[${address}]` : address}:${port}`, '--admin', '127.0.0.1:0', ...args]);
   const config = resolveConfig(parseFlagValues(raw), configFile ? loadConfigFile(configFile) : {});
   const logger = new MemoryLogger();
-  const app = new App(config, logger);
+  const app = new App(config, logger, overrides);
   await app.start();
   return { app, address, port, adminPort: app.admin?.port ?? 0, logger, stop: () => app.stop() };
 }
