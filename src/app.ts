@@ -10,6 +10,7 @@ import { IdentityStore } from './identity/store.js';
 import { TcpListener } from './listen/tcp.js';
 import { UdpListener } from './listen/udp.js';
 import type { AnswerLog } from './logs/answer-log.js';
+import { createDnsLog } from './logs/dns-log.js';
 import type { Endpoint } from './net/address.js';
 import { Pipeline } from './pipeline.js';
 import { formatUpstreamSpec } from './upstream/spec.js';
@@ -59,6 +60,7 @@ export class App {
     }
     this.readiness.satisfy('identities');
 
+    this.log = createDnsLog(config, this.identity, this.metrics, this.logger);
     this.pipeline = new Pipeline(
       { upstreams: resolveUpstreams(config), upstreamTimeoutMs: config.upstreamTimeout, queryTimeoutMs: config.queryTimeout },
       this.identity,
