@@ -22,6 +22,7 @@ import { IdentityStore } from './identity/store.js';
 import { TcpListener } from './listen/tcp.js';
 import { UdpListener } from './listen/udp.js';
 import type { AnswerLog } from './logs/answer-log.js';
+import { createDnsLog } from './logs/dns-log.js';
 import { canonicalIp, type Endpoint } from './net/address.js';
 import { Pipeline } from './pipeline.js';
 import { LiveEngine, PolicyStore, explain, formatProblem } from './policy/index.js';
@@ -104,6 +105,7 @@ export class App {
     await this.loadPolicies();
     this.readiness.satisfy('policies');
 
+    this.log = createDnsLog(config, this.identity, this.metrics, this.logger);
     this.pipeline = new Pipeline(
       { upstreams: resolveUpstreams(config), upstreamTimeoutMs: config.upstreamTimeout, queryTimeoutMs: config.queryTimeout },
       this.identity,

@@ -74,6 +74,18 @@ export class Metrics {
     labelNames: ['what', 'result'] as const,
     registers: [this.registry],
   });
+  readonly logRecordsWritten = new Counter({
+    name: 'dnsgate_log_records_written_total',
+    help: 'DNS log records written, by sink (file, stdout)',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+  readonly logRecordsDropped = new Counter({
+    name: 'dnsgate_log_records_dropped_total',
+    help: 'DNS log records not written, by sink and reason (queue_full: the sink fell behind, write_error: e.g. disk full or read-only, shutdown: still queued when the sink closed)',
+    labelNames: ['sink', 'reason'] as const,
+    registers: [this.registry],
+  });
 
   /** Read at scrape time from the allowed map. */
   allowedEntriesSource: () => number = () => 0;

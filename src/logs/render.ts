@@ -1,0 +1,171 @@
+/**
+ * Turns one window of aggregates into JSON lines. Aggregates are finer than the
+ * schema's key (names differing only in case, records in another order), so they are
+ * merged by their rendered key: count and latency count summed, max of max,
+ * count-weighted mean, labels intersected, servers unioned. A window can hold many
+ * thousand aggregates, so rendering yields to the event loop every slice: DNS goes on.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { HEADER_LENGTH, className, rcodeName, typeName } from '../dns/constants.js';
+import { readName } from '../dns/records.js';
+import type { IdentitySnapshot } from '../identity/snapshot.js';
+import type { UpstreamServer } from '../upstream/server.js';
+import type { Aggregate, Window } from './aggregator.js';
+import { AggregationKind, clientFields, intersectLabels, serverFields, sortedLabels, type ClientFields } from './identity-fields.js';
+import type { DnsLogRecord, Labels, LogRrset, LogServer, UnloggedRecord } from './record.js';
+import { renderRrsets } from './rrsets.js';
+
+/** Aggregates rendered between two turns of the event loop (a few milliseconds' work). */
+const SLICE = 256;
+
+export interface RenderContext {
+  kind: AggregationKind;
+  includeLabels: boolean;
+  host: string;
+  /** Identities as of the flush: they name the upstream servers that are pods. */
+  identities: IdentitySnapshot;
+  startTime: string;
+  endTime: string;
+}
+
+/** The answer's part of the schema's key, rendered once per distinct answer in a window. */
+interface RenderedAnswer {
+  /** The first aggregate with this answer, to recognise the others by. */
+  aggregate: Aggregate;
+  qname: string;
+  qclass: string;
+  qtype: string;
+  rcode: string;
+  rrsets: LogRrset[];
+  json: string;
+}
+
+/** Every aggregate of one rendered key. */
+interface Merged {
+  client: ClientFields;
+  answer: RenderedAnswer;
+  count: number;
+  latencySumNs: number;
+  latencyMaxNs: number;
+  labels: Labels | null;
+  /** By server IP. */
+  servers: Map<string, LogServer>;
+}
+
+/** One line (with its newline) per record: the `log` records, then the `unlogged` one if any. */
+export async function renderWindow(window: Window, context: RenderContext): Promise<string[]> {
+  const merged = new Map<string, Merged>();
+  // Clients of a window mostly ask the same names: each answer is rendered once.
+  const answers = new Map<number, RenderedAnswer[]>();
+  const servers = new Map<UpstreamServer, LogServer>();
+  const serverOf = (upstream: UpstreamServer): LogServer => {
+    let server = servers.get(upstream);
+    if (server === undefined) {
+      const ip = upstream.endpoint.host;
+      server = serverFields(ip, context.identities.podByIp(ip), context.includeLabels);
+      servers.set(upstream, server);
+    }
+    return server;
+  };
+
+  let rendered = 0;
+  for (const [clientKey, client] of window.clients) {
+    for (const [answerKey, first] of client.byKey) {
+      for (let aggregate: Aggregate | undefined = first; aggregate !== undefined; aggregate = aggregate.next) {
+        if (++rendered % SLICE === 0) await nextTurn();
+        const answer = renderedAnswer(answers, answerKey, aggregate);
+        // The client key string is equal exactly when the client fields are.
+        const key = `${clientKey}\n${answer.json}`;
+        const labels = context.includeLabels ? aggregateLabels(aggregate) : null;
+        let into = merged.get(key);
+        if (into === undefined) {
+          into = { client: clientFields(context.kind, client.ip, client.pod), answer, count: 0, latencySumNs: 0, latencyMaxNs: 0, labels, servers: new Map() };
+          merged.set(key, into);
+        } else if (into.labels !== null && labels !== null) {
+          into.labels = intersectLabels(into.labels, labels);
+        }
+        into.count += aggregate.count;
+        into.latencySumNs += aggregate.latencySumNs;
+        into.latencyMaxNs = Math.max(into.latencyMaxNs, aggregate.latencyMaxNs);
+        for (const upstream of upstreamsOf(aggregate)) {
+          if (!into.servers.has(upstream.endpoint.host)) into.servers.set(upstream.endpoint.host, serverOf(upstream));
+        }
+      }
+    }
+  }
+
+  const lines: string[] = [];
+  for (const entry of merged.values()) {
+    if (lines.length % SLICE === SLICE - 1) await nextTurn();
+    lines.push(JSON.stringify(logRecord(entry, context)) + '\n');
+  }
+  if (window.unlogged > 0) {
+    const unlogged: UnloggedRecord = { start_time: context.startTime, end_time: context.endTime, type: 'unlogged', count: window.unlogged };
+    lines.push(JSON.stringify(unlogged) + '\n');
+  }
+  return lines;
+}
+
+/** The rendering of `aggregate`'s answer: one already made for an equal answer, or a new one. */
+function renderedAnswer(answers: Map<number, RenderedAnswer[]>, answerKey: number, aggregate: Aggregate): RenderedAnswer {
+  let candidates = answers.get(answerKey);
+  for (const candidate of candidates ?? []) {
+    if (candidate.aggregate.matches(aggregate.answer, aggregate.questionEnd, aggregate.rcode, aggregate.recordsHash, aggregate.walked)) return candidate;
+  }
+  const { answer, questionEnd } = aggregate;
+  const hasQuestion = questionEnd > HEADER_LENGTH;
+  const fields = {
+    qname: hasQuestion ? (readName(answer, HEADER_LENGTH) ?? '') : '',
+    qclass: className(hasQuestion ? answer.readUInt16BE(questionEnd - 2) : 0),
+    qtype: typeName(hasQuestion ? answer.readUInt16BE(questionEnd - 4) : 0),
+    rcode: rcodeName(aggregate.rcode),
+    rrsets: aggregate.walked ? renderRrsets(answer, questionEnd) : [],
+  };
+  const rendered: RenderedAnswer = { aggregate, ...fields, json: JSON.stringify(fields) };
+  if (candidates === undefined) answers.set(answerKey, (candidates = []));
+  candidates.push(rendered);
+  return rendered;
+}
+
+/** The record, built as a literal so that its keys are in the schema's order. */
+function logRecord(entry: Merged, context: RenderContext): DnsLogRecord {
+  const { client, answer, count } = entry;
+  const mean = Math.round(entry.latencySumNs / count);
+  const max = entry.latencyMaxNs;
+  return {
+    start_time: context.startTime,
+    end_time: context.endTime,
+    type: 'log',
+    count,
+    client_name: client.name,
+    client_name_aggr: client.nameAggr,
+    client_namespace: client.namespace,
+    client_ip: client.ip,
+    client_labels: entry.labels === null ? null : sortedLabels(entry.labels),
+    servers: [...entry.servers.values()],
+    qname: answer.qname,
+    qclass: answer.qclass,
+    qtype: answer.qtype,
+    rcode: answer.rcode,
+    rrsets: answer.rrsets,
+    latency: { count, mean, max },
+    latency_count: count,
+    latency_mean: mean,
+    latency_max: max,
+    host: context.host,
+  };
+}
+
+/** The labels common to every pod that got the answer; null for a client that is no pod. */
+function aggregateLabels(aggregate: Aggregate): Labels | null {
+  if (aggregate.pod === undefined) return null;
+  let labels: Labels = aggregate.pod.labels;
+  if (aggregate.otherPods !== undefined) for (const pod of aggregate.otherPods) labels = intersectLabels(labels, pod.labels);
+  return labels;
+}
+
+function upstreamsOf(aggregate: Aggregate): UpstreamServer[] {
+  const upstreams = aggregate.upstream === undefined ? [] : [aggregate.upstream];
+  if (aggregate.otherUpstreams !== undefined) upstreams.push(...aggregate.otherUpstreams);
+  return upstreams;
+}

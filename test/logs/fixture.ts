@@ -1,0 +1,135 @@
+/** Shared by the DNS log tests: a pods file, reading `dns.log`, and the schema check. */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface PodFixture {
+  name: string;
+  namespace: string;
+  ip: string;
+  generateName?: string;
+  labels?: Record<string, string>;
+}
+
+/** Writes `pods` as Pod objects (the `kubectl get pods -o yaml` shape) to `dir/pods.yaml`. */
+export function writePodsFile(dir: string, pods: readonly PodFixture[]): string {
+  const documents = pods.map((pod) =>
+    [
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata:',
+      `  name: ${pod.name}`,
+      `  namespace: ${pod.namespace}`,
+      ...(pod.generateName ? [`  generateName: ${pod.generateName}`] : []),
+      ...(pod.labels ? ['  labels:', ...Object.entries(pod.labels).map(([key, value]) => `    ${key}: ${JSON.stringify(value)}`)] : []),
+      'spec:',
+      '  containers: [{ name: main, image: busybox }]',
+      'status:',
+      `  podIP: ${pod.ip}`,
+    ].join('\n'),
+  );
+  const path = join(dir, 'pods.yaml');
+  writeFileSync(path, documents.join('\n---\n') + '\n');
+  return path;
+}
+
+export type LogRecord = Record<string, unknown>;
+
+/** Every record in `text`, each checked against the schema. */
+export function parseRecords(text: string): LogRecord[] {
+  return text
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => {
+      const record = JSON.parse(line) as LogRecord;
+      assertSchema(record);
+      return record;
+    });
+}
+
+export function readRecords(path: string): LogRecord[] {
+  return existsSync(path) ? parseRecords(readFileSync(path, 'utf8')) : [];
+}
+
+const LOG_KEYS = [
+  'start_time', 'end_time', 'type', 'count', 'client_name', 'client_name_aggr', 'client_namespace', 'client_ip', 'client_labels',
+  'servers', 'qname', 'qclass', 'qtype', 'rcode', 'rrsets', 'latency', 'latency_count', 'latency_mean', 'latency_max', 'host',
+];
+const UNLOGGED_KEYS = ['start_time', 'end_time', 'type', 'count'];
+const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/;
+
+function assertString(value: unknown, what: string): asserts value is string {
+  assert.equal(typeof value, 'string', `${what} is a string`);
+}
+
+function assertCount(value: unknown, what: string, min = 1): void {
+  assert.ok(Number.isSafeInteger(value) && (value as number) >= min, `${what} is an integer >= ${min}: ${JSON.stringify(value)}`);
+}
+
+function assertLabels(value: unknown, what: string): void {
+  assert.ok(typeof value === 'object' && value !== null && !Array.isArray(value), `${what} is an object`);
+  const keys = Object.keys(value);
+  assert.deepEqual(keys, [...keys].sort(), `${what} keys are sorted`);
+  for (const key of keys) assertString((value as Record<string, unknown>)[key], `${what}.${key}`);
+}
+
+/** The schema of `shared/spec/dns-log-schema.md`: keys and their order, types, time format. */
+export function assertSchema(record: LogRecord): void {
+  const json = JSON.stringify(record);
+  assert.ok(record.type === 'log' || record.type === 'unlogged', `type is log or unlogged: ${json}`);
+  assert.deepEqual(Object.keys(record), record.type === 'log' ? LOG_KEYS : UNLOGGED_KEYS, `keys in schema order: ${json}`);
+  for (const key of ['start_time', 'end_time']) {
+    assert.match(record[key] as string, TIME, `${key} is RFC 3339 UTC with nanoseconds`);
+    assert.ok(!Number.isNaN(Date.parse(record[key] as string)), `${key} is a valid time`);
+  }
+  assert.ok((record.start_time as string) <= (record.end_time as string), `start_time <= end_time: ${json}`);
+  assertCount(record.count, 'count');
+  if (record.type === 'unlogged') return;
+
+  for (const key of ['client_name', 'client_name_aggr', 'client_namespace', 'qname', 'qclass', 'qtype', 'rcode', 'host']) assertString(record[key], key);
+  assert.ok(record.client_ip === null || typeof record.client_ip === 'string', 'client_ip is a string or null');
+  if (record.client_labels !== null) assertLabels(record.client_labels, 'client_labels');
+  assert.ok(Array.isArray(record.servers), 'servers is an array');
+  for (const server of record.servers as Record<string, unknown>[]) {
+    const keys = Object.keys(server);
+    assert.deepEqual(keys, ['name', 'name_aggr', 'namespace', 'ip', 'labels'].slice(0, keys.length), `server keys in order: ${json}`);
+    for (const key of ['name', 'name_aggr', 'namespace', 'ip']) assertString(server[key], `servers[].${key}`);
+    if ('labels' in server) {
+      assertLabels(server.labels, 'servers[].labels');
+      assert.ok(Object.keys(server.labels as object).length > 0, 'server labels are omitted when empty');
+    }
+  }
+  const qname = record.qname as string;
+  assert.equal(qname, qname.toLowerCase(), 'qname is lowercase');
+  assert.ok(!qname.endsWith('.'), 'qname has no trailing dot');
+  assert.ok(Array.isArray(record.rrsets), 'rrsets is an array');
+  for (const rrset of record.rrsets as Record<string, unknown>[]) {
+    assert.deepEqual(Object.keys(rrset), ['name', 'class', 'type', 'rdata'], `rrset keys in order: ${json}`);
+    for (const key of ['name', 'class', 'type']) assertString(rrset[key], `rrsets[].${key}`);
+    assert.equal(rrset.name, (rrset.name as string).toLowerCase(), 'rrset names are lowercase');
+    const rdata = rrset.rdata as unknown[];
+    assert.ok(Array.isArray(rdata) && rdata.length > 0 && rdata.every((item) => typeof item === 'string'), 'rdata is a non-empty array of strings');
+    assert.deepEqual(rdata, [...rdata].sort(), 'rdata is sorted');
+  }
+  const latency = record.latency as Record<string, unknown>;
+  assert.deepEqual(Object.keys(latency), ['count', 'mean', 'max'], 'latency keys in order');
+  assertCount(latency.count, 'latency.count');
+  assertCount(latency.mean, 'latency.mean', 0);
+  assertCount(latency.max, 'latency.max', 0);
+  assert.equal(latency.count, record.count, 'latency.count is count');
+  assert.ok((latency.max as number) >= (latency.mean as number), 'latency max >= mean');
+  assert.equal(record.latency_count, latency.count);
+  assert.equal(record.latency_mean, latency.mean);
+  assert.equal(record.latency_max, latency.max);
+}
+
+/** The records about `qname` (type `log`). */
+export function about(records: readonly LogRecord[], qname: string): LogRecord[] {
+  return records.filter((record) => record.type === 'log' && record.qname === qname);
+}
+
+/** Nanoseconds since the epoch of a record time. */
+export function timeNs(text: string): bigint {
+  const [seconds, fraction] = text.slice(0, -1).split('.');
+  return BigInt(Date.parse(`${seconds}Z`)) * 1_000_000n + BigInt(fraction);
+}
