@@ -2,7 +2,7 @@
  * One walk over the resource records of an upstream reply. It records where each
  * record sits so that the allowed-map learner and the log aggregator read the same
  * walk, and hashes the records with their TTLs masked, so that two answers that
- * differ only in remaining TTL aggregate together.
+ * differ only in remaining TTL or record order aggregate together.
  */
 export const enum Section {
   Answer = 1,
@@ -15,7 +15,7 @@ export const MAX_WALKED_RECORDS = 512;
 
 export class RecordTable {
   count = 0;
-  /** Hash of every walked record without its TTL (two 32-bit halves folded to 53 bits). */
+  /** Hash of the walked records without their TTLs, whatever their order (53 bits). */
   hash = 0;
   readonly section = new Uint8Array(MAX_WALKED_RECORDS);
   readonly nameOffset = new Int32Array(MAX_WALKED_RECORDS);
@@ -54,8 +54,10 @@ export function walkRecords(msg: Uint8Array, start: number, table: RecordTable):
   const answerEnd = (msg[6] << 8) | msg[7];
   const authorityEnd = answerEnd + ((msg[8] << 8) | msg[9]);
   const total = Math.min(authorityEnd + ((msg[10] << 8) | msg[11]), MAX_WALKED_RECORDS);
-  let h1 = 0x811c9dc5;
-  let h2 = 0x9747b28c;
+  // Each record is hashed alone and the hashes are summed, so that resolvers rotating
+  // the order of records (round robin) do not make the same answer look different.
+  let sum1 = 0;
+  let sum2 = 0;
   let offset = start;
   table.count = 0;
   table.hash = 0;
@@ -66,6 +68,9 @@ export function walkRecords(msg: Uint8Array, start: number, table: RecordTable):
     const dataOffset = nameEnd + 10;
     const end = dataOffset + dataLength;
     if (end > length) return false;
+    const section = n < answerEnd ? Section.Answer : n < authorityEnd ? Section.Authority : Section.Additional;
+    let h1 = Math.imul(0x811c9dc5 ^ section, H1_PRIME);
+    let h2 = Math.imul(0x9747b28c ^ section, H2_PRIME);
     for (let j = offset; j < end; j++) {
       // Skip the 4 TTL bytes.
       if (j === nameEnd + 4) j += 4;
@@ -74,7 +79,9 @@ export function walkRecords(msg: Uint8Array, start: number, table: RecordTable):
       h2 = Math.imul(h2 ^ c, H2_PRIME);
       h2 ^= h2 >>> 13;
     }
-    table.section[n] = n < answerEnd ? Section.Answer : n < authorityEnd ? Section.Authority : Section.Additional;
+    sum1 = (sum1 + (h1 >>> 0)) >>> 0;
+    sum2 = (sum2 + (h2 >>> 0)) >>> 0;
+    table.section[n] = section;
     table.nameOffset[n] = offset;
     table.type[n] = (msg[nameEnd] << 8) | msg[nameEnd + 1];
     table.klass[n] = (msg[nameEnd + 2] << 8) | msg[nameEnd + 3];
@@ -84,7 +91,7 @@ export function walkRecords(msg: Uint8Array, start: number, table: RecordTable):
     table.count = n + 1;
     offset = end;
   }
-  table.hash = (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
+  table.hash = sum1 * 0x200000 + (sum2 & 0x1fffff);
   return true;
 }
 

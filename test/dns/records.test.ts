@@ -40,6 +40,18 @@ test('the record hash ignores TTLs and nothing else', () => {
   assert.ok(Number.isSafeInteger(hashOf(10, '192.0.2.1')));
 });
 
+test('the record hash ignores the order of records, not their section', () => {
+  const table = new RecordTable();
+  const a = { type: 'A', name: 'a.example.com', ttl: 10, data: '192.0.2.1' } as const;
+  const b = { type: 'A', name: 'a.example.com', ttl: 10, data: '192.0.2.2' } as const;
+  walkRecords(reply([a, b]), QUESTION_END, table);
+  const forward = table.hash;
+  walkRecords(reply([b, a]), QUESTION_END, table);
+  assert.equal(table.hash, forward);
+  walkRecords(reply([a], [], [b]), QUESTION_END, table);
+  assert.notEqual(table.hash, forward);
+});
+
 test('walkRecords rejects records running past the end and bad pointers', () => {
   const message = reply([{ type: 'A', name: 'a.example.com', ttl: 10, data: '192.0.2.1' }]);
   const table = new RecordTable();
