@@ -35,8 +35,10 @@ export function benchCodec(): Figure[] {
   const view = new QueryView();
   const table = new RecordTable();
   const perSecond = (ns: number): number => Math.round(1e9 / ns);
-  const dns2Ns = nsPerCall(() => Packet.parse(SAMPLE_ANSWER), 20_000);
-  const dnsPacketNs = nsPerCall(() => dnsPacket.decode(SAMPLE_ANSWER), 100_000);
+  // The full decoders are 10–1000× slower than the scan: fewer iterations still time
+  // them to well under 1%, and keep `npm run bench` within its time budget.
+  const dns2Ns = nsPerCall(() => Packet.parse(SAMPLE_ANSWER), 2_000);
+  const dnsPacketNs = nsPerCall(() => dnsPacket.decode(SAMPLE_ANSWER), 20_000);
   const fastAnswerNs = nsPerCall(() => {
     parseQuery(SAMPLE_QUERY, view);
     return walkRecords(SAMPLE_ANSWER, view.questionEnd, table);

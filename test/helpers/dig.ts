@@ -1,5 +1,6 @@
 /** dig, the reference client: runs it and reads its answer. */
 import { execFile } from 'node:child_process';
+import { HOST, type Place } from './netns.js';
 
 export interface DigResult {
   status: string;
@@ -23,6 +24,8 @@ export interface DigOptions {
   tries?: number;
   timeout?: number;
   extra?: string[];
+  /** Where dig runs; the host unless given. */
+  place?: Place;
 }
 
 function parseSection(output: string, header: string): DigResult['answers'] {
@@ -45,7 +48,8 @@ export function dig(name: string, options: DigOptions): Promise<DigResult> {
   args.push(...(options.extra ?? []));
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    execFile('dig', args, { timeout: 30_000 }, (error, stdout) => {
+    const [file, argv] = (options.place ?? HOST).command('dig', args);
+    execFile(file, argv, { timeout: 30_000 }, (error, stdout) => {
       const elapsedMs = performance.now() - started;
       if (error && !/timed out|no servers could be reached/.test(stdout)) {
         reject(new Error(`dig ${args.join(' ')} failed: ${error.message}\n${stdout}`));

@@ -10,10 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dig } from './dig.js';
 import { freePort } from './net.js';
+import { HOST, type Place } from './netns.js';
 
 export interface DnsServer {
   address: string;
   port: number;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -45,22 +47,23 @@ ${extra}
 `;
 }
 
-async function waitForAnswer(address: string, port: number, name: string, child: ChildProcess, what: string, log: () => string): Promise<void> {
+/** Polls with dig until `name` gets any answer from address:port, or `child` exits. */
+async function waitForAnswer(address: string, port: number, name: string, child: ChildProcess, what: string, log: () => string, place: Place = HOST): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${log()}`);
-    const result = await dig(name, { server: address, port, timeout: 1 }).catch(() => undefined);
+    const result = await dig(name, { server: address, port, timeout: 1, place }).catch(() => undefined);
     if (result && !result.timedOut) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`${what} did not answer on ${address}:${port}: ${log()}`);
 }
 
-function stopper(child: ChildProcess, dir: string): () => Promise<void> {
+function stopper(child: ChildProcess, dir: string | undefined): () => Promise<void> {
   return () =>
     new Promise((resolve) => {
       const done = (): void => {
-        rmSync(dir, { recursive: true, force: true });
+        if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
         resolve();
       };
       if (child.exitCode !== null || child.signalCode !== null) return done();
@@ -69,10 +72,46 @@ function stopper(child: ChildProcess, dir: string): () => Promise<void> {
     });
 }
 
-/** knot serving `zones` (origin → zone text) on `address`, on `port` or a free one. */
-export async function startKnot(address: string, zones: Record<string, string>, port?: number): Promise<DnsServer> {
+export interface DnsServerSpawn {
+  /** Named in errors. */
+  what: string;
+  file: string;
+  args: readonly string[];
+  address: string;
+  port: number;
+  /** A name the server answers once it is ready. */
+  probeName: string;
+  place?: Place;
+  /** Removed when the server stops. */
+  dir?: string;
+}
+
+/** Starts a DNS server process and waits until it answers; stopped with SIGTERM. */
+export async function spawnDnsServer(spec: DnsServerSpawn): Promise<DnsServer> {
+  const place = spec.place ?? HOST;
+  const child = spawn(...place.command(spec.file, spec.args), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const stop = stopper(child, spec.dir);
+  try {
+    await waitForAnswer(spec.address, spec.port, spec.probeName, child, spec.what, () => stderr, place);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { address: spec.address, port: spec.port, pid: child.pid as number, stop };
+}
+
+export interface KnotOptions {
+  /** A free one unless given. */
+  port?: number;
+  place?: Place;
+}
+
+/** knot serving `zones` (origin → zone text) on `address`. */
+export async function startKnot(address: string, zones: Record<string, string>, options: KnotOptions = {}): Promise<DnsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'dnsgate-knot-'));
-  port ??= await freePort(address);
+  const port = options.port ?? (await freePort(address));
   const zoneEntries = Object.entries(zones).map(([origin, text], i) => {
     writeFileSync(join(dir, `zone${i}.zone`), text);
     return `  - domain: "${origin}"\n    file: "${join(dir, `zone${i}.zone`)}"`;
@@ -100,17 +139,7 @@ zone:
 ${zoneEntries.join('\n')}
 `,
   );
-  const child = spawn('knotd', ['-c', join(dir, 'knot.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const stop = stopper(child, dir);
-  try {
-    await waitForAnswer(address, port, Object.keys(zones)[0], child, 'knotd', () => stderr);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { address, port, stop };
+  return spawnDnsServer({ what: 'knotd', file: 'knotd', args: ['-c', join(dir, 'knot.conf')], address, port, probeName: Object.keys(zones)[0], place: options.place, dir });
 }
 
 /** unbound on `address`, resolving everything through `knot` (a stub for the root). */
@@ -148,17 +177,7 @@ stub-zone:
   stub-addr: ${knot.address}@${knot.port}
 `,
   );
-  const child = spawn('unbound', ['-d', '-c', join(dir, 'unbound.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const stop = stopper(child, dir);
-  try {
-    await waitForAnswer(address, port, 'www.example.com', child, 'unbound', () => stderr);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { address, port, stop };
+  return spawnDnsServer({ what: 'unbound', file: 'unbound', args: ['-d', '-c', join(dir, 'unbound.conf')], address, port, probeName: 'www.example.com', dir });
 }
 
 /** knot with the standard root zone plus `extraZones`, and unbound in front of it. */

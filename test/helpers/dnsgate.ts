@@ -5,6 +5,7 @@ import { App, type AppLogger, type AppOverrides } from '../../src/app.js';
 import { loadConfigFile, parseFlagValues, resolveConfig } from '../../src/config/load.js';
 import type { OptionName, RawValue } from '../../src/config/options.js';
 import { freePort } from './net.js';
+import { HOST, type Place } from './netns.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
@@ -68,9 +69,9 @@ export interface DnsgateProcess {
   exited: Promise<number | string>;
 }
 
-/** The real `dnsgate` CLI as a child process. */
-export function spawnDnsgate(args: readonly string[]): DnsgateProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** The real `dnsgate` CLI as a child process, on the host unless `place` says otherwise. */
+export function spawnDnsgate(args: readonly string[], place: Place = HOST): DnsgateProcess {
+  const child = spawn(...place.command(process.execPath, [CLI, ...args]), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -88,17 +89,36 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, timeo
   }
 }
 
-/** Spawns the CLI and waits for its admin `/readyz` to answer 200. */
-export async function spawnReadyDnsgate(address: string, args: readonly string[]): Promise<DnsgateProcess & { port: number; adminPort: number }> {
+/** dnsgate exited, or never became ready, before `/readyz` answered 200. */
+export class DnsgateStartError extends Error {
+  constructor(
+    /** The exit code (2 for a usage or configuration error), or undefined when it did not exit by itself. */
+    readonly exitCode: number | string | undefined,
+    readonly stderr: string,
+    reason: string,
+  ) {
+    super(`${reason}: ${stderr}`);
+  }
+}
+
+/** Spawns the CLI and waits for its admin `/readyz` to answer 200; kills it when that fails. */
+export async function spawnReadyDnsgate(address: string, args: readonly string[], place: Place = HOST): Promise<DnsgateProcess & { port: number; adminPort: number }> {
   const port = await freePort(address);
   const adminPort = await freePort('127.0.0.1');
-  const proc = spawnDnsgate(['serve', '--listen', `${address}:${port}`, '--admin', `127.0.0.1:${adminPort}`, ...args]);
-  let exited = false;
-  void proc.exited.then(() => (exited = true));
-  await waitFor(async () => {
-    if (exited) throw new Error(`dnsgate exited: ${proc.stderr()}`);
-    const response = await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined);
-    return response?.status === 200;
-  }, 15_000, 'dnsgate readiness');
+  const proc = spawnDnsgate(['serve', '--listen', `${address}:${port}`, '--admin', `127.0.0.1:${adminPort}`, ...args], place);
+  let exitCode: number | string | undefined;
+  void proc.exited.then((code) => (exitCode = code));
+  try {
+    await waitFor(async () => {
+      if (exitCode !== undefined) throw new DnsgateStartError(exitCode, proc.stderr(), `dnsgate exited with ${exitCode}`);
+      return (await place.get(`http://127.0.0.1:${adminPort}/readyz`))?.status === 200;
+    }, 15_000, 'dnsgate readiness');
+  } catch (error) {
+    if (exitCode === undefined) {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+    }
+    throw error instanceof DnsgateStartError ? error : new DnsgateStartError(undefined, proc.stderr(), (error as Error).message);
+  }
   return { ...proc, port, adminPort };
 }

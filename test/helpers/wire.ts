@@ -74,7 +74,11 @@ export async function metricsText(adminPort: number): Promise<string> {
 
 /** dnsgate's metrics, as `name{labels}` → value. */
 export async function scrapeMetrics(adminPort: number): Promise<Map<string, number>> {
-  const text = await metricsText(adminPort);
+  return parseMetrics(await metricsText(adminPort));
+}
+
+/** Prometheus text as `name{labels}` → value. */
+export function parseMetrics(text: string): Map<string, number> {
   const values = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line.trim() === '') continue;

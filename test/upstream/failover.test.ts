@@ -59,7 +59,7 @@ test('failover: a dead first upstream is retried on the next, then skipped until
   assert.ok(skipped.elapsedMs < 1000, `the dead upstream is skipped, got ${skipped.elapsedMs} ms`);
 
   // The upstream comes back: the health probe notices and it is used again.
-  const revived = await startKnot(deadAddress, { '.': standardRootZone(deadAddress) }, deadPort);
+  const revived = await startKnot(deadAddress, { '.': standardRootZone(deadAddress) }, { port: deadPort });
   try {
     await waitFor(async () => metricSum(await scrapeMetrics(dnsgate.adminPort), 'dnsgate_upstream_healthy', { upstream: `${deadAddress}:${deadPort}` }) === 1, 5000, 'the probe to mark the upstream healthy');
   } finally {

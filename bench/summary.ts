@@ -1,0 +1,62 @@
+/** One target's figures with its rounds combined. */
+import { addHistograms, histogramCount, histogramQuantile } from './histogram.js';
+import type { MeasuredRun, TargetRun } from './measure-target.js';
+import { mean, summarizeLatencies, type LatencySummary } from './stats.js';
+
+export interface AddedLatency {
+  averageUs: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+export interface TargetSummary {
+  name: string;
+  /** Why it was not measured; the figures below are then absent. */
+  unavailable?: string;
+  qpsByRound?: number[];
+  /** Mean saturating throughput of the rounds. */
+  qps?: number;
+  lostPercent?: number;
+  /** At the fixed rate, both rounds' queries together. */
+  latency?: LatencySummary;
+  /** `latency` minus knot direct's, statistic by statistic. */
+  addedLatency?: AddedLatency;
+  /** The larger of the rounds' end-of-run RSS. */
+  rssMb?: number;
+  heldAnswers?: number;
+  holdP99Ms?: number;
+  notes: string[];
+}
+
+export function summarizeTarget(name: string, runs: readonly TargetRun[]): TargetSummary {
+  const measured = runs.filter((run): run is MeasuredRun => run.available);
+  const failures = runs.flatMap((run) => (run.available ? [] : [run.reason]));
+  if (measured.length === 0) return { name, unavailable: failures.join('; '), notes: [] };
+  const notes = [...new Set([...measured.flatMap((run) => run.notes), ...failures.map((reason) => `a round could not run: ${reason}`)])];
+  const pacedLost = measured.reduce((sum, run) => sum + run.pacedLost, 0);
+  if (pacedLost > 0) notes.push(`${pacedLost} queries lost at the fixed rate`);
+  const holds = measured.flatMap((run) => (run.hold ? [run.hold] : []));
+  const hold = holds.length > 0 ? holds.reduce(addHistograms) : undefined;
+  const holdP99 = hold && histogramQuantile(hold, 0.99);
+  return {
+    name,
+    qpsByRound: measured.map((run) => run.qps),
+    qps: mean(measured.map((run) => run.qps)),
+    lostPercent: mean(measured.map((run) => run.lostPercent)),
+    latency: summarizeLatencies(measured.flatMap((run) => run.latenciesUs)),
+    rssMb: Math.max(...measured.map((run) => run.rssBytes)) / 2 ** 20,
+    heldAnswers: hold && histogramCount(hold),
+    holdP99Ms: holdP99 === undefined ? undefined : holdP99 * 1000,
+    notes,
+  };
+}
+
+/** Sets each target's latency added over `baseline` (knot direct). */
+export function addLatencyOver(summaries: readonly TargetSummary[], baseline: TargetSummary): TargetSummary[] {
+  const base = baseline.latency;
+  return summaries.map((summary) => {
+    const own = summary.latency;
+    if (own === undefined || base === undefined) return summary;
+    return { ...summary, addedLatency: { averageUs: own.averageUs - base.averageUs, p50Us: own.p50Us - base.p50Us, p99Us: own.p99Us - base.p99Us } };
+  });
+}
