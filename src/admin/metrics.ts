@@ -1,31 +1,25 @@
 /**
- * Every Prometheus metric dnsgate exports, in one registry. Hot-path counters are
- * bound to their label values once, so a query costs an increment, not a label lookup.
+ * Every Prometheus metric dnsgate exports, in one registry. Per-query metrics are hot
+ * metrics (typed slots bound once, read at scrape time); the rest are prom-client's own.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { KNOWN_RCODES, rcodeName } from '../dns/constants.js';
 import type { Transport } from '../query.js';
+import { type CounterSeries, HotCounter, HotHistogram } from './hot-metrics.js';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
-
-type BoundCounter = { inc(value?: number): void };
 
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly queries = new Counter({
-    name: 'dnsgate_queries_total',
-    help: 'Answers sent to clients, by client transport and rcode',
-    labelNames: ['transport', 'rcode'] as const,
-    registers: [this.registry],
-  });
-  readonly upstreamDuration = new Histogram({
-    name: 'dnsgate_upstream_request_duration_seconds',
-    help: 'Time from sending a query upstream to its accepted reply',
-    labelNames: ['upstream', 'transport'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly queries = new HotCounter(this.registry, 'dnsgate_queries_total', 'Answers sent to clients, by client transport and rcode');
+  /** Series labelled `upstream` and `transport`. */
+  readonly upstreamDuration = new HotHistogram(
+    this.registry,
+    'dnsgate_upstream_request_duration_seconds',
+    'Time from sending a query upstream to its accepted reply',
+    LATENCY_BUCKETS,
+  );
   readonly upstreamFailures = new Counter({
     name: 'dnsgate_upstream_failures_total',
     help: 'Upstream attempts that failed, by upstream and reason (timeout, connection)',
@@ -46,7 +40,7 @@ export class Metrics {
   });
   readonly spoofed = new Counter({
     name: 'dnsgate_spoofed_replies_dropped_total',
-    help: 'Upstream-socket packets dropped because source, ID or question did not match a query in flight',
+    help: 'Replies from an upstream dropped because their ID or question matched no query in flight (other sources never reach the connected sockets)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -111,12 +105,12 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
-  readonly holdDuration = new Histogram({
-    name: 'dnsgate_hold_duration_seconds',
-    help: 'Time answers were held for the dataplane (DelayDNSResponse)',
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 3],
-    registers: [this.registry],
-  });
+  readonly holdDuration = new HotHistogram(
+    this.registry,
+    'dnsgate_hold_duration_seconds',
+    'Time answers were held for the dataplane (DelayDNSResponse)',
+    [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 3],
+  ).bind({});
   readonly holdTimeouts = new Counter({
     name: 'dnsgate_hold_timeouts_total',
     help: 'Held answers whose dataplane update did not complete in --max-hold, by what was done (release, servfail)',
@@ -152,19 +146,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  private readonly answersByTransport: Record<Transport, BoundCounter[]>;
+  private readonly answersByTransport: Record<Transport, CounterSeries[]>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'dnsgate_process_' });
-    const bind = (transport: Transport): BoundCounter[] => {
-      const bound: BoundCounter[] = [];
-      for (const rcode of KNOWN_RCODES) bound[rcode] = this.queries.labels(transport, rcodeName(rcode));
+    const bind = (transport: Transport): CounterSeries[] => {
+      const bound: CounterSeries[] = [];
+      for (const rcode of KNOWN_RCODES) bound[rcode] = this.queries.bind({ transport, rcode: rcodeName(rcode) });
       return bound;
     };
     this.answersByTransport = { udp: bind('udp'), tcp: bind('tcp') };
   }
 
   countAnswer(transport: Transport, rcode: number): void {
-    (this.answersByTransport[transport][rcode] ?? this.queries.labels(transport, rcodeName(rcode))).inc();
+    (this.answersByTransport[transport][rcode] ??= this.queries.bind({ transport, rcode: rcodeName(rcode) })).value++;
   }
 }

@@ -17,6 +17,8 @@ export class UdpListener implements Responder {
     this.socket = createSocket({
       type: endpoint.family === 6 ? 'udp6' : 'udp4',
       ipv6Only: endpoint.family === 6,
+      // Answers go to the address the query came from, always a literal: skip dns.lookup.
+      lookup: (address, _options, callback) => callback(null, address, endpoint.family),
       recvBufferSize: SOCKET_BUFFER_BYTES,
       sendBufferSize: SOCKET_BUFFER_BYTES,
     });

@@ -9,7 +9,7 @@ import type { Metrics } from '../admin/metrics.js';
 import { Query, QueryStage, type Responder } from '../query.js';
 import { RandomIds } from '../util/random.js';
 import type { TimerWheel } from '../util/timer-wheel.js';
-import type { ExchangeEvents } from './exchange.js';
+import type { DropReason, ExchangeEvents } from './exchange.js';
 import { UpstreamServer } from './server.js';
 import { TcpExchange } from './tcp.js';
 import { UdpExchange } from './udp.js';
@@ -69,8 +69,8 @@ export class UpstreamPool implements ExchangeEvents {
       tcp: new TcpExchange(server, this.ids, this),
       nextUdp: 0,
       probe: undefined,
-      udpDuration: metrics.upstreamDuration.labels(server.label, 'udp'),
-      tcpDuration: metrics.upstreamDuration.labels(server.label, 'tcp'),
+      udpDuration: metrics.upstreamDuration.bind({ upstream: server.label, transport: 'udp' }),
+      tcpDuration: metrics.upstreamDuration.bind({ upstream: server.label, transport: 'tcp' }),
     }));
     for (const server of this.servers) metrics.upstreamHealthy.labels(server.label).set(1);
   }
@@ -171,7 +171,7 @@ export class UpstreamPool implements ExchangeEvents {
     this.retry(query, reason);
   }
 
-  onDropped(reason: 'source' | 'unknown-id' | 'question' | 'malformed'): void {
+  onDropped(reason: DropReason): void {
     this.metrics.spoofed.labels(reason).inc();
   }
 

@@ -1,9 +1,11 @@
 /**
- * Queries over UDP to one upstream through one socket. Each query in flight holds a
- * random 16-bit ID in a 65536-slot table; a reply is accepted only from the
- * upstream's address and port, with an ID in the table and the same question.
+ * Queries over UDP to one upstream through one socket. The socket is connected to the
+ * upstream, so the kernel discards datagrams from any other address or port before
+ * they reach dnsgate (and sends skip a per-packet address lookup). Each query in
+ * flight holds a random 16-bit ID in a 65536-slot table; a reply is accepted only with
+ * an ID in the table and the same question.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { readId, replyMatchesQuery, writeId } from '../dns/message.js';
 import { HEADER_LENGTH } from '../dns/constants.js';
 import type { Query } from '../query.js';
@@ -31,8 +33,9 @@ export class UdpExchange {
       recvBufferSize: SOCKET_BUFFER_BYTES,
       sendBufferSize: SOCKET_BUFFER_BYTES,
     });
-    this.socket.on('message', (message, remote) => this.onMessage(message, remote));
-    // Send errors of unconnected sockets carry no query; the attempt times out instead.
+    this.socket.on('message', (message) => this.onMessage(message));
+    // A send error (ICMP unreachable reported on the connected socket) carries no
+    // query; the attempt times out and the upstream's health records it.
     this.socket.on('error', () => undefined);
   }
 
@@ -40,8 +43,10 @@ export class UdpExchange {
     return new Promise((resolve, reject) => {
       this.socket.once('error', reject);
       this.socket.bind(0, () => {
-        this.socket.off('error', reject);
-        resolve();
+        this.socket.connect(this.server.endpoint.port, this.server.endpoint.host, () => {
+          this.socket.off('error', reject);
+          resolve();
+        });
       });
     });
   }
@@ -57,7 +62,7 @@ export class UdpExchange {
     this.inFlight++;
     query.upstreamId = id;
     writeId(query.message, id);
-    this.socket.send(query.message, this.server.endpoint.port, this.server.endpoint.host);
+    this.socket.send(query.message);
   }
 
   /** Forgets the query's ID; a reply arriving later is dropped. */
@@ -68,11 +73,7 @@ export class UdpExchange {
     }
   }
 
-  private onMessage(message: Buffer, remote: RemoteInfo): void {
-    if (remote.port !== this.server.endpoint.port || remote.address !== this.server.endpoint.host) {
-      this.events.onDropped('source');
-      return;
-    }
+  private onMessage(message: Buffer): void {
     if (message.length < HEADER_LENGTH) {
       this.events.onDropped('malformed');
       return;

@@ -53,7 +53,9 @@ export interface RunningDnsgate {
  */
 export async function startDnsgate(address: string, args: readonly string[], overrides: AppOverrides & { port?: number } = {}): Promise<RunningDnsgate> {
   const port = overrides.port ?? (await freePort(address));
-  const { raw, config: configFile } = rawFlags(['--listen', `${address.includes(':') ? `[${address}]` : address}:${port}`, '--admin', '127.0.0.1:0', ...args]);
+  // DNS log records on stdout would mix with the test runner's output unless asked for.
+  const quiet = args.includes('--log-stdout') ? [] : ['--log-stdout', 'false'];
+  const { raw, config: configFile } = rawFlags(['--listen', `${address.includes(':') ? `[${address}]` : address}:${port}`, '--admin', '127.0.0.1:0', ...quiet, ...args]);
   const config = resolveConfig(parseFlagValues(raw), configFile ? loadConfigFile(configFile) : {});
   const logger = new MemoryLogger();
   const app = new App(config, logger, overrides);
