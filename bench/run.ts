@@ -17,6 +17,8 @@ import { judgeGoals, throughputRatios } from './goals.js';
 import { measureTarget, type TargetRun } from './measure-target.js';
 import { benchAllowedMap } from './micro/allowed-map.js';
 import { benchCodec } from './micro/codec.js';
+import { benchDomainIndex } from './micro/domain-index.js';
+import { benchSelector } from './micro/selector.js';
 import type { Figure } from './micro/measure.js';
 import { PLAN } from './plan.js';
 import { formatReport, machine, type BenchResults } from './report.js';
@@ -38,7 +40,7 @@ const REQUIRED = ['dnsperf', 'knotd', 'dig'];
 const TARGETS: readonly Target[] = [bareRelay, dnsgateMinimal, dnsgateFull, dnsgateFullNftables, dnsmasq, dnsdist, knotDirect];
 
 /** Each suite returns its figures; a suite's module only has to be imported and listed here. */
-const MICRO_SUITES: readonly (() => Figure[])[] = [benchAllowedMap, benchCodec];
+const MICRO_SUITES: readonly (() => Figure[] | Promise<Figure[]>)[] = [benchAllowedMap, benchCodec, benchDomainIndex, benchSelector];
 
 const RESULTS_FILE = fileURLToPath(new URL('../../bench/results.json', import.meta.url));
 
@@ -76,7 +78,8 @@ async function bench(scope: Scope): Promise<BenchResults> {
 
   const runs = await measureAll({ knot, workload, targetAddress: net.address(3), clientAddress }, scope);
   console.error('micro-benchmarks');
-  const micro = MICRO_SUITES.flatMap((suite) => suite());
+  const micro: Figure[] = [];
+  for (const suite of MICRO_SUITES) micro.push(...(await suite()));
 
   const summaries = TARGETS.map((target) => summarizeTarget(target.name, runs.get(target)!));
   const baseline = summaries.find((summary) => summary.name === KNOT_DIRECT)!;

@@ -3,7 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from './config/load.js';
+import { explainCommand } from './commands/explain.js';
 import { serveCommand } from './commands/serve.js';
+import { validateCommand } from './commands/validate.js';
 
 const USAGE_EXIT = 2;
 
@@ -18,6 +20,8 @@ const program = new Command('dnsgate')
   .configureOutput({ outputError: (text, write) => write(`dnsgate: ${text.replace(/^error: /, '').trimEnd()}\n`) });
 
 program.addCommand(serveCommand());
+program.addCommand(validateCommand());
+program.addCommand(explainCommand());
 program
   .command('version')
   .description('print the version')

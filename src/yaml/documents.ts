@@ -3,7 +3,7 @@
  * streams and `List` kinds, each object carrying a way to name the source position
  * of any of its fields for one-line `file:line:col` errors.
  */
-import { LineCounter, isMap, isSeq, parseAllDocuments, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments, type Node as YamlNode, type YAMLMap } from 'yaml';
 
 export interface SourceObject {
   /** The plain JS value of the object. */
@@ -31,7 +31,8 @@ export function parseObjects(file: string, text: string): SourceObject[] {
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
     if (doc.errors.length > 0) throw new SourceError(position(doc.errors[0].pos[0]), doc.errors[0].message.split('\n')[0]);
     const root = doc.contents;
-    if (root === null || root === undefined) continue;
+    // An empty document (as after a trailing `---`) holds a null scalar.
+    if (root === null || root === undefined || (isScalar(root) && root.value === null)) continue;
     if (!isMap(root)) throw new SourceError(position(root.range?.[0]), 'expected an object with apiVersion and kind');
     const add = (node: YAMLMap): void => {
       const value = node.toJSON() as Record<string, unknown>;

@@ -1,0 +1,52 @@
+/**
+ * `dnsgate explain --policies PATH --pods FILE --client IP --name DOMAIN [--json]`: which
+ * rules would allow DOMAIN for the pod at IP; exit 0 when allowed, 1 when not, 2 when the
+ * inputs cannot be used.
+ */
+import { Command } from 'commander';
+import { ConfigError } from '../config/load.js';
+import { loadPodsFile } from '../identity/podfile.js';
+import { canonicalIp } from '../net/address.js';
+import { PolicyEngine } from '../policy/engine.js';
+import { explain, explainText } from '../policy/explain.js';
+import { loadPolicies } from '../policy/loader.js';
+import { formatProblem } from '../policy/problems.js';
+import { SourceError } from '../yaml/documents.js';
+
+interface ExplainOptions {
+  policies: string[];
+  pods: string;
+  client: string;
+  name: string;
+  json?: boolean;
+}
+
+export function explainCommand(): Command {
+  return new Command('explain')
+    .description('which rules would allow DOMAIN for the pod at IP; exit 0 when allowed, 1 when not')
+    .requiredOption('--policies <path>', 'YAML/JSON file or directory of Calico v3 resources (repeatable)', (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+    .requiredOption('--pods <file>', 'Pod and Namespace objects, as kubectl get pods,namespaces -A -o yaml prints them')
+    .requiredOption('--client <ip>', 'IP address of the asking pod')
+    .requiredOption('--name <domain>', 'the queried name')
+    .option('--json', 'print {"allowed","enforced","client","rules"} as JSON')
+    .action(async (options: ExplainOptions) => {
+      if (canonicalIp(options.client) === undefined) throw new ConfigError(`--client ${options.client}: not an IP address`);
+      const load = await loadPolicies(options.policies);
+      process.stderr.write(load.warnings.map((problem) => `${formatProblem(problem)}\n`).join(''));
+      if (!load.ok) {
+        process.stderr.write(load.errors.map((problem) => `${formatProblem(problem)}\n`).join(''));
+        throw new ConfigError(`--policies: ${load.errors.length} error(s); nothing explained`);
+      }
+      let identities;
+      try {
+        identities = await loadPodsFile(options.pods);
+      } catch (error) {
+        if (error instanceof SourceError) throw new ConfigError(error.message);
+        throw error;
+      }
+      const engine = new PolicyEngine(load.policies, identities);
+      const result = explain(engine, options.client, options.name);
+      process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : explainText(engine, options.client, options.name));
+      process.exitCode = result.allowed ? 0 : 1;
+    });
+}

@@ -1,0 +1,36 @@
+/**
+ * Domain patterns as Calico accepts them in `destination.domains` and
+ * `allowedEgressDomains`: an exact name, or a name with one `*` label that stands for one
+ * or more labels at its place.
+ */
+
+const MAX_DOMAIN_LENGTH = 253;
+
+export type DomainPatternCheck = { ok: true; pattern: string } | { ok: false; reason: string };
+
+/** Lowercases `text` and checks it against Calico's rules. */
+export function checkDomainPattern(text: string): DomainPatternCheck {
+  const pattern = text.toLowerCase();
+  const fail = (reason: string): DomainPatternCheck => ({ ok: false, reason });
+  if (pattern === '') return fail('empty domain');
+  if (pattern.endsWith('.')) return fail('must not end with "."');
+  if (pattern.length > MAX_DOMAIN_LENGTH) return fail(`longer than ${MAX_DOMAIN_LENGTH} characters`);
+  if (pattern === '*') return fail('a bare "*" is not allowed');
+  if (pattern.indexOf('*') !== pattern.lastIndexOf('*')) return fail('only one "*" is allowed');
+  const labels = pattern.split('.');
+  for (const label of labels) {
+    if (label === '') return fail('empty label');
+    if (label === '*') continue;
+    if (label.includes('*')) return fail('"*" must be a whole label');
+    const bad = /[^a-z0-9-]/.exec(label);
+    if (bad) return fail(`invalid character ${JSON.stringify(bad[0])} (labels use a-z, 0-9 and "-")`);
+  }
+  if (labels[labels.length - 1] === '*') return fail('"*" cannot be the last label');
+  return { ok: true, pattern };
+}
+
+/** A queried name as patterns compare to it: lowercase, without a trailing dot. */
+export function normalizeQueryName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
+}

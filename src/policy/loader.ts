@@ -1,0 +1,98 @@
+/**
+ * Reads Calico resources from files and directories (recursively: `.yaml`, `.yml`,
+ * `.json`) into a validated PolicySet, or the list of what is wrong.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { parseObjects, SourceError } from '../yaml/documents.js';
+import type { PolicyResources } from './model.js';
+import { buildPolicySet, type PolicySet } from './policy-set.js';
+import { compareProblems, parsePosition, ProblemList, type PolicyProblem } from './problems.js';
+import { addResource } from './resources.js';
+
+const POLICY_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+
+interface PolicyFile {
+  path: string;
+  text: string;
+}
+
+export type PolicyLoad =
+  | {
+      ok: true;
+      policies: PolicySet;
+      warnings: readonly PolicyProblem[];
+      /** Digest of the files read, to tell whether a reload changed anything. */
+      digest: string;
+    }
+  | { ok: false; errors: readonly PolicyProblem[]; warnings: readonly PolicyProblem[] };
+
+/** Loads every resource under `paths`; any error makes the whole load fail. */
+export async function loadPolicies(paths: readonly string[]): Promise<PolicyLoad> {
+  const problems = new ProblemList();
+  const files = await readPolicyFiles(paths, problems);
+  const policies = buildPolicySet(parsePolicyFiles(files, problems), problems);
+  const sorted = [...problems.items].sort(compareProblems);
+  const warnings = sorted.filter((problem) => problem.severity === 'warning');
+  if (!policies || problems.hasErrors) return { ok: false, errors: sorted.filter((problem) => problem.severity === 'error'), warnings };
+  const hash = createHash('sha256');
+  for (const file of files) hash.update(`${file.path}\0${file.text}\0`);
+  return { ok: true, policies, warnings, digest: hash.digest('hex') };
+}
+
+function parsePolicyFiles(files: readonly PolicyFile[], problems: ProblemList): PolicyResources {
+  const resources: PolicyResources = { tiers: [], policies: [], networkSets: [] };
+  for (const file of files) {
+    try {
+      for (const object of parseObjects(file.path, file.text)) addResource(object, file.text, problems, resources);
+    } catch (error) {
+      if (!(error instanceof SourceError)) throw error;
+      problems.error(parsePosition(error.where), error.reason);
+    }
+  }
+  return resources;
+}
+
+/**
+ * The files named by `paths`, directories expanded in name order. Entries starting with
+ * "." are skipped: besides hidden files, that is how a Kubernetes ConfigMap volume's
+ * `..data` and timestamped directories would otherwise be read twice.
+ */
+async function readPolicyFiles(paths: readonly string[], problems: ProblemList): Promise<PolicyFile[]> {
+  const files: PolicyFile[] = [];
+  const visited = new Set<string>();
+  const cannot = (path: string, error: unknown): void => {
+    problems.error({ file: path, line: 1, col: 1 }, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  };
+  const visit = async (path: string, explicit: boolean): Promise<void> => {
+    let info;
+    try {
+      info = await stat(path);
+    } catch (error) {
+      cannot(path, error);
+      return;
+    }
+    if (info.isDirectory()) {
+      let names: string[];
+      try {
+        const real = await realpath(path);
+        if (visited.has(real)) return;
+        visited.add(real);
+        names = (await readdir(path)).filter((name) => !name.startsWith('.')).sort();
+      } catch (error) {
+        cannot(path, error);
+        return;
+      }
+      for (const name of names) await visit(join(path, name), false);
+    } else if (explicit || (info.isFile() && POLICY_EXTENSIONS.has(extname(path).toLowerCase()))) {
+      try {
+        files.push({ path, text: await readFile(path, 'utf8') });
+      } catch (error) {
+        cannot(path, error);
+      }
+    }
+  };
+  for (const path of paths) await visit(path, true);
+  return files;
+}
