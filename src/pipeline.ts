@@ -111,14 +111,12 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
         // allowed map
         const mustWait = enforcement.learner.learn(query, reply, records, rules);
         // dataplane
-        if (!mustWait) {
-          this.metrics.releasedWithoutWait.inc();
-        } else if (enforcement.holdAnswers) {
+        if (mustWait && enforcement.holdAnswers) {
           this.hold(query, reply, records, upstream, enforcement.maxHoldMs);
           return;
-        } else {
-          this.committer!.kick();
         }
+        if (!mustWait) this.metrics.releasedWithoutWait.inc();
+        if (enforcement.map.hasChanges) this.committer!.kick();
       }
     }
     this.answer(query, reply, records, upstream);

@@ -7,6 +7,20 @@ import { type AllowedEntry, type EntryClient, type EntrySnapshot, entryKey, snap
 import { ExpiryHeap } from './expiry-heap.js';
 import type { DataplaneBatch } from '../dataplane/dataplane.js';
 
+/**
+ * A sighting extends an entry only when it moves the expiry by at least this much.
+ * Repeated answers from a resolver's cache carry TTLs counted down in whole seconds,
+ * so without it every repeat would move the expiry by a few milliseconds and cost a
+ * dataplane update.
+ */
+export const EXTENSION_STEP_MS = 1000;
+
+/**
+ * An answer need not wait for an extension while the IP stays programmed at least this
+ * long: the client's connection cannot outrun an element that is still in force.
+ */
+export const HOLD_MARGIN_MS = 1000;
+
 export interface LearntAddress {
   ip: string;
   family: 4 | 6;
@@ -67,10 +81,13 @@ export class AllowedMap {
 
   /**
    * Records that `client` (null in node scope) may reach `address`. Returns true when
-   * the dataplane does not yet hold what this sighting needs, so an answer must wait.
+   * the dataplane does not yet hold what this sighting needs (the IP with these rules,
+   * for at least HOLD_MARGIN_MS or until the new expiry), so an answer must wait.
+   * Extensions are committed either way, just not waited for.
    */
   learn(client: EntryClient | null, address: LearntAddress): boolean {
-    const expiresAt = this.now() + this.lifetimeMs(address.ttlSeconds);
+    const now = this.now();
+    const expiresAt = now + this.lifetimeMs(address.ttlSeconds);
     const key = entryKey(client?.key, address.ip);
     let entry = this.entries.get(key);
     if (entry === undefined) {
@@ -104,7 +121,7 @@ export class AllowedMap {
         }
       }
       if (changed) entry.programmedUntil = 0;
-      if (expiresAt > entry.expiresAt) {
+      if (expiresAt >= entry.expiresAt + EXTENSION_STEP_MS) {
         entry.expiresAt = expiresAt;
         this.heap.update(entry);
         changed = true;
@@ -115,7 +132,7 @@ export class AllowedMap {
       }
     }
     this.trackSighting(client?.key ?? '', address.domain, entry);
-    return entry.programmedUntil < expiresAt;
+    return entry.programmedUntil < Math.min(expiresAt, now + HOLD_MARGIN_MS);
   }
 
   private trackSighting(clientKey: string, domain: string, entry: AllowedEntry): void {

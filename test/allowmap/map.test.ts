@@ -29,7 +29,7 @@ test('lifetime is TTL + extra, floored at min-ttl and capped at max-ttl', () => 
   assert.equal(setup({ minTtlMs: 0 }).map.lifetimeMs(0), 0);
 });
 
-test('a later sighting only extends; it needs a wait until programmed', () => {
+test('a later sighting only extends, by whole steps; only what is not in force is waited for', () => {
   const { map, advance, now } = setup();
   assert.equal(map.learn(POD_A, address('192.0.2.1', 60)), true, 'new: must wait');
   const pending = map.takeBatch();
@@ -37,11 +37,18 @@ test('a later sighting only extends; it needs a wait until programmed', () => {
   assert.equal(pending.batch.upserts.length, 1);
   assert.equal(map.learn(POD_A, address('192.0.2.1', 60)), true, 'not yet acknowledged');
   map.markProgrammed(pending);
+  const first = now() + 60_000;
   assert.equal(map.learn(POD_A, address('192.0.2.1', 10)), false, 'shorter TTL: nothing to do');
-  assert.equal(entries(map)[0].expiresAt, now() + 60_000);
+  advance(400);
+  assert.equal(map.learn(POD_A, address('192.0.2.1', 60)), false, 'a repeat moments later');
+  assert.equal(entries(map)[0].expiresAt, first, 'less than a step later: not extended');
+  assert.equal(map.hasChanges, false);
   advance(5000);
-  assert.equal(map.learn(POD_A, address('192.0.2.1', 60)), true, 'a later expiry must be programmed');
-  assert.equal(entries(map)[0].expiresAt, now() + 60_000);
+  assert.equal(map.learn(POD_A, address('192.0.2.1', 60)), false, 'still in force for a minute: no wait');
+  assert.equal(entries(map)[0].expiresAt, now() + 60_000, 'extended');
+  assert.equal(map.takeBatch()?.batch.upserts[0].expiresAt, now() + 60_000, 'the extension goes to the dataplane');
+  advance(59_000);
+  assert.equal(map.learn(POD_A, address('192.0.2.1', 60)), true, 'programmed expiry too close: wait');
 });
 
 test('a new rule for a known IP needs programming; a new domain with known rules does not', () => {
