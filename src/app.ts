@@ -70,7 +70,7 @@ export class App {
     private readonly logger: AppLogger = stderrLogger,
     overrides: AppOverrides = {},
   ) {
-    this.identity = new IdentityStore(config.pods);
+    this.identity = new IdentityStore({ podsFile: config.pods, localPod: config.localPod });
     this.policies = new PolicyStore(config.policies);
     this.engine = new LiveEngine(this.policies, this.identity);
     this.map = new AllowedMap(

@@ -14,10 +14,12 @@ function packageVersion(): string {
   return pkg.version;
 }
 
+const output = { outputError: (text: string, write: (text: string) => void) => write(`dnsgate: ${text.replace(/^error: /, '').trimEnd()}\n`) };
+
 const program = new Command('dnsgate')
   .description('DNS proxy that enforces Calico domain egress policies per pod')
   .exitOverride()
-  .configureOutput({ outputError: (text, write) => write(`dnsgate: ${text.replace(/^error: /, '').trimEnd()}\n`) });
+  .configureOutput(output);
 
 program.addCommand(serveCommand());
 program.addCommand(validateCommand());
@@ -29,7 +31,8 @@ program
     process.stdout.write(`dnsgate ${packageVersion()}\n`);
   });
 
-for (const command of program.commands) command.exitOverride();
+// Subcommands do not inherit these settings from the program.
+for (const command of program.commands) command.exitOverride().configureOutput(output);
 
 try {
   await program.parseAsync(process.argv);

@@ -10,6 +10,7 @@ export interface Config {
   upstream: UpstreamSpec[];
   policies: string[];
   pods: string | undefined;
+  localPod: string | undefined;
   kubernetes: boolean;
   policyMode: 'NoDelay' | 'DelayDNSResponse';
   /** Durations are in milliseconds. */
@@ -70,6 +71,7 @@ function defaults(): Omit<Config, 'upstream' | 'logStdout'> {
     listen: [parseEndpoint('127.0.0.1:5353') as Endpoint],
     policies: [],
     pods: undefined,
+    localPod: undefined,
     kubernetes: false,
     policyMode: 'DelayDNSResponse',
     maxHold: 3000,

@@ -86,6 +86,12 @@ function upstream(raw: RawValue): UpstreamSpec {
   return spec;
 }
 
+function podKey(raw: RawValue): string {
+  const key = text(raw);
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(key)) throw new Error(`expected NAMESPACE/NAME, got ${JSON.stringify(raw)}`);
+  return key;
+}
+
 function nftTableName(raw: RawValue): string {
   const name = text(raw);
   if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(name)) throw new Error(`expected an nftables table name, got ${JSON.stringify(raw)}`);
@@ -97,6 +103,7 @@ export const OPTIONS = {
   upstream: repeatable('--upstream <server>', 'trusted DNS server: IP, IP:PORT, [IPv6]:PORT, k8s-service:[NS/]NAME[:PORT] (repeatable)', upstream, 'nameservers of /etc/resolv.conf'),
   policies: repeatable('--policies <path>', 'YAML/JSON file or directory of Calico v3 resources (repeatable)', text),
   pods: option('--pods <file>', 'Pod, Namespace and ServiceAccount objects, as kubectl get -o yaml prints them', text),
+  localPod: option('--local-pod <namespace/name>', 'the pod that clients on 127.0.0.1 and ::1 are (sidecar and dev modes)', podKey),
   kubernetes: option('--kubernetes', 'read pods, namespaces, service accounts and policies from the Kubernetes API', boolean, 'off'),
   policyMode: option('--policy-mode <mode>', 'NoDelay or DelayDNSResponse: hold each answer until the dataplane has its IPs', oneOf('NoDelay', 'DelayDNSResponse'), 'DelayDNSResponse'),
   maxHold: option('--max-hold <duration>', 'longest hold of an answer', positiveDuration, '3s'),

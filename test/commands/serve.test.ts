@@ -96,3 +96,17 @@ test('the CLI serves, is ready, exports metrics, reloads pods on SIGHUP and exit
   }
   assert.equal(await proc.exited, 0);
 });
+
+test('--local-pod: loopback clients are that pod, and an unknown pod stops start-up', { skip }, async () => {
+  const pods = join(dir, 'local-pods.yaml');
+  writeFileSync(pods, 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: ns\nstatus:\n  podIP: 10.0.0.7\n');
+  assert.equal(await usageError(['serve', '--upstream', '127.0.0.1', '--admin', 'off', '--listen', `${net.address(31)}:5300`, '--pods', pods, '--local-pod', 'ns/missing']), `dnsgate: ${pods}: --local-pod ns/missing: no such pod`);
+  const proc = await spawnReadyDnsgate('127.0.0.1', ['--upstream', `${knot.address}:${knot.port}`, '--pods', pods, '--local-pod', 'ns/app']);
+  try {
+    const explanation = (await (await fetch(`http://127.0.0.1:${proc.adminPort}/v1/explain?client=127.0.0.1&name=www.example.com`)).json()) as { client: unknown };
+    assert.deepEqual(explanation.client, { ip: '127.0.0.1', namespace: 'ns', name: 'app' });
+  } finally {
+    proc.child.kill('SIGTERM');
+    await proc.exited;
+  }
+});

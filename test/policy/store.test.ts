@@ -165,7 +165,7 @@ test('LiveEngine: a new engine after a policy change or an identity change, the 
   try {
     const file = dir.write('p.yaml', policy('one', 'a.com'));
     const policies = new PolicyStore([file]);
-    const identities = new IdentityStore(undefined);
+    const identities = new IdentityStore();
     const live = new LiveEngine(policies, identities);
     const empty = live.current;
     assert.equal(live.current, empty);
@@ -173,7 +173,7 @@ test('LiveEngine: a new engine after a policy change or an identity change, the 
     const loaded = live.current;
     assert.notEqual(loaded, empty);
     assert.deepEqual(names(loaded.policies), ['one']);
-    identities.replace(IdentitySnapshot.empty());
+    identities.replace(IdentitySnapshot.empty(), 'test');
     assert.notEqual(live.current, loaded);
     assert.equal(live.current.identities, identities.current);
   } finally {
