@@ -19,6 +19,9 @@ import { Rcode } from './dns/constants.js';
 import type { Dataplane } from './dataplane/dataplane.js';
 import { NoDataplane } from './dataplane/none.js';
 import { IdentityStore } from './identity/store.js';
+import { KubeClient } from './kube/client.js';
+import { resolveServiceUpstream } from './kube/service.js';
+import { KubernetesSource } from './kube/source.js';
 import { TcpListener } from './listen/tcp.js';
 import { UdpListener } from './listen/udp.js';
 import type { AnswerLog } from './logs/answer-log.js';
@@ -62,6 +65,7 @@ export class App {
   readonly udpListeners: UdpListener[] = [];
   readonly tcpListeners: TcpListener[] = [];
   private log: AnswerLog | undefined;
+  private kube: { client: KubeClient; source: KubernetesSource | undefined } | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
 
@@ -95,19 +99,23 @@ export class App {
   /** Starts serving. Throws ConfigError for problems the user must fix (exit 2). */
   async start(): Promise<void> {
     const config = this.config;
+    if (config.kubernetes || config.upstream.some((spec) => spec.kind === 'k8s-service')) {
+      this.kube = { client: KubeClient.fromEnvironment(), source: undefined };
+    }
     try {
       await this.identity.load();
     } catch (error) {
       if (error instanceof SourceError) throw new ConfigError(error.message);
       throw error;
     }
-    this.readiness.satisfy('identities');
     await this.loadPolicies();
+    if (config.kubernetes) await this.startKubernetesSource(this.kube!.client);
+    this.readiness.satisfy('identities');
     this.readiness.satisfy('policies');
 
     this.log = createDnsLog(config, this.identity, this.metrics, this.logger);
     this.pipeline = new Pipeline(
-      { upstreams: resolveUpstreams(config), upstreamTimeoutMs: config.upstreamTimeout, queryTimeoutMs: config.queryTimeout },
+      { upstreams: await this.resolveUpstreams(), upstreamTimeoutMs: config.upstreamTimeout, queryTimeoutMs: config.queryTimeout },
       this.identity,
       this.log,
       this.metrics,
@@ -149,10 +157,35 @@ export class App {
     this.logger.info(`serving DNS on ${listening} (udp+tcp), upstream ${config.upstream.map(formatUpstreamSpec).join(', ')}`);
   }
 
+  private async startKubernetesSource(client: KubeClient): Promise<void> {
+    const source = new KubernetesSource(client, this.identity, this.policies, (message) => this.logger.error(message));
+    this.kube!.source = source;
+    try {
+      await source.start();
+    } catch (error) {
+      source.stop();
+      throw new ConfigError(`--kubernetes: ${(error as Error).message}`);
+    }
+  }
+
+  private resolveUpstreams(): Promise<Endpoint[]> {
+    return Promise.all(
+      this.config.upstream.map((spec) => (spec.kind === 'address' ? spec.endpoint : resolveServiceUpstream(this.kube!.client, spec))),
+    );
+  }
+
   private async loadPolicies(): Promise<void> {
     this.policies.onReloadFailed((errors) => {
       this.metrics.identityReloads.labels('policies', 'error').inc();
       this.logger.error(`reload of policies kept the previous set: ${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`);
+    });
+    this.policies.onChange((policies, warnings) => {
+      // Only changes after start-up are reloads.
+      if (this.pipeline) this.metrics.identityReloads.labels('policies', 'ok').inc();
+      for (const warning of warnings) this.logger.info(warning);
+      const refs = new Set(policies.egressRules.map((rule) => rule.ref));
+      this.map.retainRules((ref) => refs.has(ref));
+      this.pipeline?.committer?.kick();
     });
     if (this.config.policies.length === 0) return;
     const load = await this.policies.reload();
@@ -161,13 +194,6 @@ export class App {
       throw new ConfigError(`${formatProblem(load.errors[0])}${more}`);
     }
     for (const warning of load.warnings) this.logger.info(formatProblem(warning));
-    this.policies.onChange((policies, warnings) => {
-      this.metrics.identityReloads.labels('policies', 'ok').inc();
-      for (const warning of warnings) this.logger.info(warning);
-      const refs = new Set(policies.egressRules.map((rule) => rule.ref));
-      this.map.retainRules((ref) => refs.has(ref));
-      this.pipeline?.committer?.kick();
-    });
     this.policies.watch();
   }
 
@@ -243,17 +269,12 @@ export class App {
       for (const listener of this.udpListeners) listener.close();
       this.pipeline?.upstream.stop();
       await this.dataplane.stop();
+      this.kube?.source?.stop();
+      await this.kube?.client.close();
       await this.admin?.close();
     })();
     return this.stopping;
   }
-}
-
-function resolveUpstreams(config: Config): Endpoint[] {
-  return config.upstream.map((spec) => {
-    if (spec.kind === 'address') return spec.endpoint;
-    throw new ConfigError(`--upstream ${formatUpstreamSpec(spec)}: k8s-service upstreams need --kubernetes`);
-  });
 }
 
 async function bindOrExplain(flag: string, endpoint: Endpoint, bind: () => Promise<void>): Promise<void> {

@@ -191,6 +191,9 @@ export function resolveConfig(flags: GivenOptions, file: GivenOptions = {}): Con
   if (config.maxTtl !== undefined && config.maxTtl < config.minTtl) {
     throw new ConfigError(`--max-ttl: ${config.maxTtl}ms is below --min-ttl ${config.minTtl}ms`);
   }
+  if (config.kubernetes && config.pods !== undefined) {
+    throw new ConfigError('--pods: pods come from the Kubernetes API with --kubernetes; give one or the other');
+  }
   if (config.queryTimeout < config.upstreamTimeout) {
     throw new ConfigError(`--query-timeout: shorter than --upstream-timeout, so no upstream would get its full wait`);
   }

@@ -1,7 +1,7 @@
 /**
  * Reads Pod, Namespace and ServiceAccount objects as `kubectl get pods,namespaces,serviceaccounts -A -o yaml`
- * prints them. Pods without an IP yet and host-network pods (whose IP is the node's,
- * shared by many) cannot be told apart by address and are left out.
+ * prints them. Pods without an IP yet, finished pods and host-network pods (whose IP is
+ * the node's, shared by many) cannot be told apart by address and are left out.
  */
 import { readFile } from 'node:fs/promises';
 import { canonicalIp } from '../net/address.js';
@@ -74,7 +74,8 @@ function podFromObject(
   const metadata = object.value.metadata as Record<string, unknown>;
   const spec = (object.value.spec ?? {}) as Record<string, unknown>;
   const status = (object.value.status ?? {}) as Record<string, unknown>;
-  if (spec.hostNetwork === true) return undefined;
+  // Finished pods keep their IP in status while a new pod may already have it.
+  if (spec.hostNetwork === true || status.phase === 'Succeeded' || status.phase === 'Failed') return undefined;
   const namespace = typeof metadata.namespace === 'string' ? metadata.namespace : 'default';
   const serviceAccount = typeof spec.serviceAccountName === 'string' ? spec.serviceAccountName : 'default';
 

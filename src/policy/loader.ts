@@ -13,7 +13,7 @@ import { addResource } from './resources.js';
 
 const POLICY_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
-interface PolicyFile {
+export interface PolicyFile {
   path: string;
   text: string;
 }
@@ -28,10 +28,13 @@ export type PolicyLoad =
     }
   | { ok: false; errors: readonly PolicyProblem[]; warnings: readonly PolicyProblem[] };
 
-/** Loads every resource under `paths`; any error makes the whole load fail. */
-export async function loadPolicies(paths: readonly string[]): Promise<PolicyLoad> {
+/**
+ * Loads every resource under `paths`, plus `extraFiles` (resources read from elsewhere,
+ * such as the Kubernetes API); any error makes the whole load fail.
+ */
+export async function loadPolicies(paths: readonly string[], extraFiles: readonly PolicyFile[] = []): Promise<PolicyLoad> {
   const problems = new ProblemList();
-  const files = await readPolicyFiles(paths, problems);
+  const files = [...(await readPolicyFiles(paths, problems)), ...extraFiles];
   const policies = buildPolicySet(parsePolicyFiles(files, problems), problems);
   const sorted = [...problems.items].sort(compareProblems);
   const warnings = sorted.filter((problem) => problem.severity === 'warning');

@@ -5,7 +5,7 @@
  */
 import { watch as watchPath, statSync, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { loadPolicies, type PolicyLoad } from './loader.js';
+import { loadPolicies, type PolicyFile, type PolicyLoad } from './loader.js';
 import { PolicySet } from './policy-set.js';
 import { formatProblem } from './problems.js';
 
@@ -19,6 +19,7 @@ const DEFAULT_DEBOUNCE_MS = 200;
 export class PolicyStore {
   private policies = PolicySet.empty();
   private digest: string | undefined;
+  private apiFiles: readonly PolicyFile[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private readonly watchers: FSWatcher[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -43,6 +44,12 @@ export class PolicyStore {
     const run = this.queue.then(() => this.loadAndSwap());
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** Resources from the Kubernetes API, loaded with the files from now on; reloads. */
+  setApiResources(files: readonly PolicyFile[]): Promise<PolicyLoad> {
+    this.apiFiles = files;
+    return this.reload();
   }
 
   /** Reloads (debounced) whenever something under the paths changes. */
@@ -95,7 +102,7 @@ export class PolicyStore {
   }
 
   private async loadAndSwap(): Promise<PolicyLoad> {
-    const result = await loadPolicies(this.paths);
+    const result = await loadPolicies(this.paths, this.apiFiles);
     if (!result.ok) {
       this.notifyFailure(result.errors.map(formatProblem));
     } else if (result.digest !== this.digest) {

@@ -72,8 +72,8 @@ export interface DnsgateProcess {
 }
 
 /** The real `dnsgate` CLI as a child process, on the host unless `place` says otherwise. */
-export function spawnDnsgate(args: readonly string[], place: Place = HOST): DnsgateProcess {
-  const child = spawn(...place.command(process.execPath, [CLI, ...args]), { stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnDnsgate(args: readonly string[], place: Place = HOST, env: NodeJS.ProcessEnv = process.env): DnsgateProcess {
+  const child = spawn(...place.command(process.execPath, [CLI, ...args]), { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

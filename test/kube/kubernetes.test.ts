@@ -1,0 +1,168 @@
+// The Kubernetes API here is an in-process fake on loopback serving list and watch for
+// the resources dnsgate reads: no API server can run on this machine. dnsgate's client
+// side (undici, list-then-watch, rebuilding identities and policies) is the real one.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { allowed } from '../helpers/cluster.js';
+import { dig } from '../helpers/dig.js';
+import { startKnot, standardRootZone, type DnsServer } from '../helpers/dns-servers.js';
+import { spawnDnsgate, startDnsgate, waitFor, type RunningDnsgate } from '../helpers/dnsgate.js';
+import { missing } from '../helpers/env.js';
+import { LoopbackSubnet, freePort } from '../helpers/net.js';
+
+const skip = missing('knotd', 'dig');
+const net = new LoopbackSubnet();
+
+type KubeObject = { metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> }; [key: string]: unknown };
+
+/** Serves lists and streams watch events of a few collections. */
+class FakeApiServer {
+  private readonly collections = new Map<string, KubeObject[]>();
+  private readonly watchers = new Map<string, ServerResponse[]>();
+  private readonly singles = new Map<string, unknown>();
+  private version = 100;
+  readonly requests: string[] = [];
+  server: Server | undefined;
+  url = '';
+
+  set(path: string, items: KubeObject[]): void {
+    this.collections.set(path, items);
+  }
+
+  setSingle(path: string, object: unknown): void {
+    this.singles.set(path, object);
+  }
+
+  /** Applies an event to a collection and streams it to its watchers. */
+  event(path: string, type: 'ADDED' | 'MODIFIED' | 'DELETED', object: KubeObject): void {
+    const items = (this.collections.get(path) ?? []).filter((item) => !(item.metadata.name === object.metadata.name && item.metadata.namespace === object.metadata.namespace));
+    if (type !== 'DELETED') items.push(object);
+    this.collections.set(path, items);
+    const versioned = { ...object, metadata: { ...object.metadata, resourceVersion: String(++this.version) } };
+    for (const watcher of this.watchers.get(path) ?? []) watcher.write(`${JSON.stringify({ type, object: versioned })}\n`);
+  }
+
+  watching(path: string): number {
+    return this.watchers.get(path)?.length ?? 0;
+  }
+
+  async start(address: string): Promise<void> {
+    this.server = createServer((request, response) => {
+      const url = new URL(request.url ?? '/', 'http://fake');
+      this.requests.push(url.pathname + url.search);
+      const single = this.singles.get(url.pathname);
+      if (single !== undefined) {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(single));
+        return;
+      }
+      const items = this.collections.get(url.pathname);
+      if (items === undefined) {
+        response.writeHead(404).end('{"kind":"Status","code":404}');
+        return;
+      }
+      if (url.searchParams.get('watch') === '1') {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.flushHeaders();
+        const list = this.watchers.get(url.pathname) ?? [];
+        list.push(response);
+        this.watchers.set(url.pathname, list);
+        request.on('close', () => list.splice(list.indexOf(response), 1));
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ metadata: { resourceVersion: String(this.version) }, items }));
+    });
+    const port = await freePort(address);
+    await new Promise<void>((resolve) => this.server!.listen(port, address, resolve));
+    this.url = `http://${address}:${port}`;
+  }
+
+  stop(): Promise<void> {
+    for (const list of this.watchers.values()) for (const watcher of list) watcher.destroy();
+    return new Promise((resolve) => {
+      this.server?.closeAllConnections();
+      this.server?.close(() => resolve());
+    });
+  }
+}
+
+const PODS = '/api/v1/pods';
+const POLICIES = '/apis/projectcalico.org/v3/networkpolicies';
+const pod = (name: string, ip: string): KubeObject => ({
+  metadata: { name, namespace: 'shop', labels: { app: 'web' } },
+  spec: { serviceAccountName: 'default', containers: [] },
+  status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] },
+});
+const policy = (domains: string[]): KubeObject => ({
+  metadata: { name: 'allow-egress-to-domains', namespace: 'shop' },
+  spec: { selector: "app == 'web'", types: ['Egress'], egress: [{ action: 'Allow', destination: { domains } }] },
+});
+
+let api: FakeApiServer;
+let knot: DnsServer;
+let dnsgate: RunningDnsgate;
+
+before(async () => {
+  if (skip) return;
+  knot = await startKnot(net.address(2), { '.': standardRootZone(net.address(2)) });
+  api = new FakeApiServer();
+  api.set(PODS, [pod('web-1', net.address(11))]);
+  api.set('/api/v1/namespaces', [{ metadata: { name: 'shop', labels: { team: 'shop' } } }]);
+  api.set('/api/v1/serviceaccounts', []);
+  api.set(POLICIES, [policy(['www.example.com'])]);
+  for (const resource of ['tiers', 'globalnetworkpolicies', 'networksets', 'globalnetworksets']) api.set(`/apis/projectcalico.org/v3/${resource}`, []);
+  api.setSingle('/api/v1/namespaces/kube-system/services/kube-dns', { spec: { clusterIP: knot.address, ports: [{ name: 'dns', port: knot.port }] } });
+  await api.start(net.address(3));
+  process.env.DNSGATE_KUBE_API = api.url;
+  try {
+    dnsgate = await startDnsgate(net.address(1), ['--kubernetes', '--upstream', 'k8s-service:kube-dns']);
+  } finally {
+    delete process.env.DNSGATE_KUBE_API;
+  }
+});
+
+after(async () => {
+  await dnsgate?.stop();
+  await api?.stop();
+  await knot?.stop();
+});
+
+async function explainFor(ip: string, name: string): Promise<{ allowed: boolean; enforced: boolean; client: { name: string } | null }> {
+  const response = await fetch(`http://127.0.0.1:${dnsgate.adminPort}/v1/explain?client=${ip}&name=${name}`);
+  return (await response.json()) as { allowed: boolean; enforced: boolean; client: { name: string } | null };
+}
+
+test('pods, policies and the k8s-service upstream come from the API', { skip }, async () => {
+  const result = await dig('www.example.com', { server: dnsgate.address, port: dnsgate.port, source: net.address(11) });
+  assert.deepEqual(result.answers.map((r) => r.data), ['192.0.2.10'], 'forwarded to the Service kube-dns');
+  const entries = (await allowed(dnsgate.adminPort, net.address(11))).entries;
+  assert.deepEqual(entries.map((e) => [e.ip, e.client?.name, e.rules]), [['192.0.2.10', 'web-1', ['default|shop/default.allow-egress-to-domains|allow|0']]]);
+});
+
+test('watch events update pods and policies', { skip }, async () => {
+  await waitFor(() => api.watching(PODS) > 0 && api.watching(POLICIES) > 0, 5000, 'watches');
+  api.event(PODS, 'ADDED', pod('web-2', net.address(12)));
+  await waitFor(async () => (await explainFor(net.address(12), 'www.example.com')).client?.name === 'web-2', 5000, 'the new pod');
+
+  assert.equal((await explainFor(net.address(11), 'v6.example.com')).allowed, false);
+  api.event(POLICIES, 'MODIFIED', policy(['www.example.com', 'v6.example.com']));
+  await waitFor(async () => (await explainFor(net.address(11), 'v6.example.com')).allowed, 5000, 'the changed policy');
+
+  api.event(PODS, 'DELETED', pod('web-2', net.address(12)));
+  await waitFor(async () => (await explainFor(net.address(12), 'www.example.com')).client === null, 5000, 'the pod to go');
+});
+
+test('an invalid policy from the API keeps the previous set', { skip }, async () => {
+  api.event(POLICIES, 'MODIFIED', policy(['*.*.bad.example']));
+  await waitFor(() => dnsgate.logger.lines.some((line) => line.startsWith('reload of policies kept the previous set: kubernetes:NetworkPolicy/shop/allow-egress-to-domains')), 5000, 'the reload error');
+  assert.equal((await explainFor(net.address(11), 'www.example.com')).allowed, true);
+});
+
+test('--kubernetes without API access stops start-up with one line', async () => {
+  const env = { ...process.env };
+  delete env.KUBERNETES_SERVICE_HOST;
+  delete env.DNSGATE_KUBE_API;
+  const proc = spawnDnsgate(['serve', '--kubernetes', '--upstream', '127.0.0.1', '--admin', 'off', '--listen', `${net.address(30)}:5300`], undefined, env);
+  assert.equal(await proc.exited, 2);
+  assert.equal(proc.stderr(), 'dnsgate: --kubernetes: not running in a cluster (KUBERNETES_SERVICE_HOST unset) and DNSGATE_KUBE_API not set\n');
+});
