@@ -14,6 +14,7 @@ import { CnameMemory } from './allowmap/learn.js';
 import { Learner } from './allowmap/learner.js';
 import { AllowedMap } from './allowmap/map.js';
 import { restoreState, saveState } from './allowmap/state-file.js';
+import { ResponseCache } from './cache/response-cache.js';
 import { ConfigError, type Config } from './config/load.js';
 import { Rcode } from './dns/constants.js';
 import type { Dataplane } from './dataplane/dataplane.js';
@@ -115,7 +116,12 @@ export class App {
 
     this.log = createDnsLog(config, this.identity, this.metrics, this.logger);
     this.pipeline = new Pipeline(
-      { upstreams: await this.resolveUpstreams(), upstreamTimeoutMs: config.upstreamTimeout, queryTimeoutMs: config.queryTimeout },
+      {
+        upstreams: await this.resolveUpstreams(),
+        upstreamTimeoutMs: config.upstreamTimeout,
+        queryTimeoutMs: config.queryTimeout,
+        cache: config.cacheSize > 0 ? new ResponseCache(config.cacheSize) : undefined,
+      },
       this.identity,
       this.log,
       this.metrics,

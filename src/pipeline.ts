@@ -9,6 +9,7 @@
  */
 import type { Metrics } from './admin/metrics.js';
 import type { AllowedMap } from './allowmap/map.js';
+import type { ResponseCache } from './cache/response-cache.js';
 import type { ClientRules, Learner } from './allowmap/learner.js';
 import { Rcode } from './dns/constants.js';
 import { QueryStatus, QueryView, parseQuery, rcodeOf, writeId } from './dns/message.js';
@@ -28,6 +29,8 @@ import { TimerWheel } from './util/timer-wheel.js';
 
 export interface PipelineOptions extends UpstreamPoolOptions {
   upstreams: readonly Endpoint[];
+  /** `--cache-size` above 0. */
+  cache: ResponseCache | undefined;
 }
 
 /** The policy decisions for a client, from the current policy set. */
@@ -59,6 +62,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
   private inFlight = 0;
   private drained: (() => void) | undefined;
   private readonly onHoldDeadline = (query: Query): void => this.endHold(query, 'timeout');
+  private readonly cache: ResponseCache | undefined;
 
   constructor(
     options: PipelineOptions,
@@ -68,6 +72,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
     private readonly enforcement: EnforcementOptions | undefined,
   ) {
     this.upstream = new UpstreamPool(options.upstreams, options, this, metrics, this.wheel);
+    this.cache = options.cache;
     if (enforcement) this.committer = new Committer(enforcement.map, enforcement.dataplane, this);
     metrics.inFlightSource = () => this.inFlight;
   }
@@ -89,7 +94,14 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
       this.answer(query, synthesizeReply(message, view.questionEnd, this.enforcement.denyRcode), undefined, undefined);
       return;
     }
-    // upstream
+    // upstream (or the cache in front of it)
+    const hit = this.cache?.lookup(query);
+    if (hit !== undefined) {
+      this.metrics.cacheHits.value++;
+      this.onAnswer(query, hit.answer, hit.upstream, false);
+      return;
+    }
+    if (this.cache !== undefined) this.metrics.cacheMisses.value++;
     this.upstream.forward(query);
   }
 
@@ -101,9 +113,15 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
   }
 
   onUpstreamReply(query: Query, reply: Buffer, upstream: UpstreamServer): void {
+    this.onAnswer(query, reply, upstream, true);
+  }
+
+  /** An answer from the upstream (`fresh`) or from the cache, on its way to the client. */
+  private onAnswer(query: Query, reply: Buffer, upstream: UpstreamServer, fresh: boolean): void {
     const enforcement = this.enforcement;
-    const walked = (this.log !== undefined || enforcement !== undefined) && walkRecords(reply, query.questionEnd, this.records);
+    const walked = (this.log !== undefined || enforcement !== undefined || this.cache !== undefined) && walkRecords(reply, query.questionEnd, this.records);
     const records = walked ? this.records : undefined;
+    if (fresh && records !== undefined) this.cache?.store(query, reply, records, upstream);
     if (enforcement !== undefined && records !== undefined && query.pod !== undefined) {
       // policy match
       const rules = enforcement.policy.forClient(query.pod);
@@ -115,7 +133,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
           this.hold(query, reply, records, upstream, enforcement.maxHoldMs);
           return;
         }
-        if (!mustWait) this.metrics.releasedWithoutWait.inc();
+        if (!mustWait) this.metrics.releasedWithoutWait.value++;
         if (enforcement.map.hasChanges) this.committer!.kick();
       }
     }

@@ -20,6 +20,9 @@ export class Metrics {
     'Time from sending a query upstream to its accepted reply',
     LATENCY_BUCKETS,
   );
+  private readonly cacheLookups = new HotCounter(this.registry, 'dnsgate_cache_lookups_total', 'Response cache lookups (--cache-size), by result (hit, miss)');
+  readonly cacheHits = this.cacheLookups.bind({ result: 'hit' });
+  readonly cacheMisses = this.cacheLookups.bind({ result: 'miss' });
   readonly upstreamFailures = new Counter({
     name: 'dnsgate_upstream_failures_total',
     help: 'Upstream attempts that failed, by upstream and reason (timeout, connection)',
@@ -123,11 +126,11 @@ export class Metrics {
     labelNames: ['action'] as const,
     registers: [this.registry],
   });
-  readonly releasedWithoutWait = new Counter({
-    name: 'dnsgate_answers_released_without_wait_total',
-    help: 'Answers to enforced pods that taught nothing new and went out with no hold',
-    registers: [this.registry],
-  });
+  readonly releasedWithoutWait = new HotCounter(
+    this.registry,
+    'dnsgate_answers_released_without_wait_total',
+    'Answers to enforced pods that taught nothing new and went out with no hold',
+  ).bind({});
   readonly batchSize = new Histogram({
     name: 'dnsgate_dataplane_batch_size',
     help: 'Changes per dataplane batch',
