@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { loadConfigFile, resolveConfig } from '../../src/config/load.js';
+import { loadPodsFile } from '../../src/identity/podfile.js';
+import { loadPolicies } from '../../src/policy/index.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'dnsgate-examples-'));
+
+test('every mode config in config/ is a valid serve configuration', () => {
+  const configs = readdirSync(join(root, 'config')).filter((name) => /^(dev|node-local|cluster-upstream|sidecar)\.yaml$/.test(name));
+  assert.equal(configs.length, 4);
+  for (const name of configs) {
+    const config = resolveConfig({}, loadConfigFile(join(root, 'config', name)));
+    assert.ok(config.listen.length > 0, name);
+  }
+});
+
+test('the Kubernetes manifests parse, and their ConfigMaps hold valid configs and policies', async () => {
+  const manifests = readdirSync(join(root, 'docker/k8s'));
+  assert.deepEqual(manifests.sort(), ['cluster-upstream.yaml', 'node-local.yaml', 'rbac.yaml', 'sidecar.yaml']);
+  let configs = 0;
+  for (const name of manifests) {
+    for (const doc of parseAllDocuments(readFileSync(join(root, 'docker/k8s', name), 'utf8'))) {
+      assert.deepEqual(doc.errors, [], name);
+      const object = doc.toJSON() as { kind: string; data?: Record<string, string> };
+      if (object.kind !== 'ConfigMap' || !object.data) continue;
+      const configPath = join(dir, `${name}-config.yaml`);
+      writeFileSync(configPath, object.data['config.yaml']);
+      resolveConfig({}, loadConfigFile(configPath));
+      configs++;
+      if (object.data['policies.yaml']) {
+        const policies = join(dir, `${name}-policies.yaml`);
+        writeFileSync(policies, object.data['policies.yaml']);
+        const load = await loadPolicies([policies]);
+        assert.ok(load.ok, `${name} policies: ${JSON.stringify(load)}`);
+      }
+    }
+  }
+  assert.equal(configs, 3);
+});
+
+test('the sidecar identity script writes a Pod that --pods reads', async () => {
+  const labels = join(dir, 'labels');
+  writeFileSync(labels, 'app="web"\npod-template-hash="7d9c8b7f4"\n');
+  const output = join(dir, 'self.yaml');
+  execFileSync(process.execPath, [join(root, 'docker/sidecar-identity.mjs'), labels, output], {
+    env: { ...process.env, POD_NAME: 'web', POD_NAMESPACE: 'shop', POD_IPS: '10.244.1.7,fd00::7', SERVICE_ACCOUNT: 'web-sa' },
+  });
+  const identities = await loadPodsFile(output);
+  const pod = identities.podByIp('fd00::7');
+  assert.equal(pod?.key, 'shop/web');
+  assert.deepEqual(pod?.ips, ['10.244.1.7', 'fd00::7']);
+  assert.equal(pod?.labels.app, 'web');
+  assert.equal(pod?.serviceAccount, 'web-sa');
+});
