@@ -4,7 +4,8 @@
  * most 2 µs per lookup.
  */
 import { DomainIndex } from '../../src/policy/domain-index.js';
-import { nsPerCall, seededRandom, type Figure } from './measure.js';
+import { seededRandom } from '../../test/helpers/random.js';
+import { nsPerCall, type Figure } from './measure.js';
 
 const PATTERNS = 10_000;
 const QUERIES = 4096;

@@ -1,4 +1,4 @@
-/** Shared by the micro-benchmarks: the figure they report, a timer for tight loops and a seeded PRNG. */
+/** Shared by the micro-benchmarks: the figure they report and a timer for tight loops. */
 
 export interface Figure {
   name: string;
@@ -22,16 +22,4 @@ export function nsPerCall(fn: (i: number) => unknown, iterations = 200_000, roun
   }
   if (sink === Symbol.for('never')) console.log(sink);
   return best;
-}
-
-/** mulberry32, so that every run measures the same inputs. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -4,7 +4,8 @@
  */
 import { podLabels } from '../../src/identity/pod.js';
 import { parseSelector, type Labels } from '../../src/policy/selector.js';
-import { nsPerCall, seededRandom, type Figure } from './measure.js';
+import { seededRandom } from '../../test/helpers/random.js';
+import { nsPerCall, type Figure } from './measure.js';
 
 const SELECTORS = [
   "app == 'customer'",

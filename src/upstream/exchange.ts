@@ -1,4 +1,5 @@
 /** What the upstream exchanges report back to the pool. */
+import { replyMatchesQuery } from '../dns/message.js';
 import type { Query } from '../query.js';
 
 export type DropReason = 'unknown-id' | 'question' | 'malformed';
@@ -10,4 +11,20 @@ export interface ExchangeEvents {
   onAttemptFailed(query: Query, reason: string): void;
   /** A reply from the upstream's address that matched no query in flight. */
   onDropped(reason: DropReason): void;
+}
+
+/**
+ * Whether `reply` answers `query`, the query in flight under the reply's ID (undefined
+ * when none is); a reply that does not is reported to `events` as dropped.
+ */
+export function answersQuery(reply: Buffer, query: Query | undefined, events: ExchangeEvents): query is Query {
+  if (query === undefined) {
+    events.onDropped('unknown-id');
+    return false;
+  }
+  if (!replyMatchesQuery(reply, query.message, query.questionEnd)) {
+    events.onDropped('question');
+    return false;
+  }
+  return true;
 }

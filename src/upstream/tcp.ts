@@ -6,10 +6,10 @@
 import { Socket, connect } from 'node:net';
 import { FrameDecoder, frame } from '../dns/framing.js';
 import { HEADER_LENGTH } from '../dns/constants.js';
-import { readId, replyMatchesQuery, writeId } from '../dns/message.js';
+import { readId, writeId } from '../dns/message.js';
 import type { Query } from '../query.js';
 import type { RandomIds } from '../util/random.js';
-import type { ExchangeEvents } from './exchange.js';
+import { answersQuery, type ExchangeEvents } from './exchange.js';
 import type { UpstreamServer } from './server.js';
 
 const IDLE_CLOSE_MS = 10_000;
@@ -61,14 +61,7 @@ export class TcpExchange {
   private onMessage(message: Buffer): void {
     const id = readId(message);
     const query = this.inFlight.get(id);
-    if (query === undefined) {
-      this.events.onDropped('unknown-id');
-      return;
-    }
-    if (!replyMatchesQuery(message, query.message, query.questionEnd)) {
-      this.events.onDropped('question');
-      return;
-    }
+    if (!answersQuery(message, query, this.events)) return;
     this.inFlight.delete(id);
     this.events.onReply(query, message);
   }

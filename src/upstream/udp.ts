@@ -6,11 +6,11 @@
  * an ID in the table and the same question.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { readId, replyMatchesQuery, writeId } from '../dns/message.js';
+import { readId, writeId } from '../dns/message.js';
 import { HEADER_LENGTH } from '../dns/constants.js';
 import type { Query } from '../query.js';
 import type { RandomIds } from '../util/random.js';
-import type { ExchangeEvents } from './exchange.js';
+import { answersQuery, type ExchangeEvents } from './exchange.js';
 import type { UpstreamServer } from './server.js';
 
 const ID_SPACE = 65536;
@@ -80,14 +80,7 @@ export class UdpExchange {
     }
     const id = readId(message);
     const query = this.slots[id];
-    if (query === undefined) {
-      this.events.onDropped('unknown-id');
-      return;
-    }
-    if (!replyMatchesQuery(message, query.message, query.questionEnd)) {
-      this.events.onDropped('question');
-      return;
-    }
+    if (!answersQuery(message, query, this.events)) return;
     this.slots[id] = undefined;
     this.inFlight--;
     this.events.onReply(query, message);

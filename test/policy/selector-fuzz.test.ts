@@ -5,19 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { seededRandom } from '../helpers/random.js';
 import { ANY_RESOURCE, GLOBAL_RESOURCE, NAMESPACED_RESOURCE, parseSelector, SelectorError } from '../../src/policy/selector.js';
 
-/** mulberry32: small, fast, deterministic. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FRAGMENTS = [
   'a', 'b', 'k8s-app', 'x.io/name', '==', '!=', ' in ', ' not in ', 'contains', 'starts with', 'ends with', 'has(', 'has(a)', '!has(b)',
@@ -53,7 +43,7 @@ function check(text: string): 'parsed' | 'refused' {
 }
 
 test('grammatical random selectors always parse', () => {
-  const next = random(1);
+  const next = seededRandom(1);
   for (let i = 0; i < 3000; i++) {
     const text = grammatical(next);
     assert.equal(check(text), 'parsed', text);
@@ -61,7 +51,7 @@ test('grammatical random selectors always parse', () => {
 });
 
 test('random fragments either parse or give a positioned SelectorError', () => {
-  const next = random(2);
+  const next = seededRandom(2);
   const outcomes = { parsed: 0, refused: 0 };
   for (let i = 0; i < 20_000; i++) {
     const count = 1 + Math.floor(next() * 8);
@@ -74,7 +64,7 @@ test('random fragments either parse or give a positioned SelectorError', () => {
 });
 
 test('random printable characters either parse or give a positioned SelectorError', () => {
-  const next = random(3);
+  const next = seededRandom(3);
   for (let i = 0; i < 20_000; i++) {
     const length = Math.floor(next() * 16);
     let text = '';
