@@ -109,7 +109,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
     const rules = this.enforcement!.policy.forClient(query.pod);
     if (!rules.enforced) return false;
     const name = readName(query.message, 12);
-    return name !== undefined && rules.allowingRules(name).length === 0;
+    return name !== undefined && rules.allowingRuleRefs(name).length === 0;
   }
 
   onUpstreamReply(query: Query, reply: Buffer, upstream: UpstreamServer): void {

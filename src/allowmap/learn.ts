@@ -47,19 +47,20 @@ export class CnameMemory {
 }
 
 /**
- * The addresses to learn from one answer for one client. `rulesFor(name)` gives the
- * rule references allowing `name` for the client (empty when none).
+ * The addresses to learn from one answer for one client, whose rules say which names
+ * it may learn.
  */
 export function addressesToLearn(
   message: Uint8Array,
   records: RecordTable,
   clientKey: string,
-  rulesFor: (name: string) => readonly string[],
+  rules: { allowingRuleRefs(name: string): readonly string[] },
   memory: CnameMemory,
-  lifetimeMs: (ttlSeconds: number) => number,
+  lifetimes: { lifetimeMs(ttlSeconds: number): number },
 ): LearntAddress[] {
   const addresses = new Map<string, Address[]>();
   const cnames = new Map<string, { target: string; ttl: number }[]>();
+  const ownerNames = new OwnerNames();
   for (let i = 0; i < records.count; i++) {
     if (records.section[i] === Section.Authority || records.klass[i] !== CLASS_IN) continue;
     const type = records.type[i];
@@ -75,7 +76,7 @@ export function addressesToLearn(
     } else if (type !== RRType.CNAME) {
       continue;
     }
-    const owner = readName(message, records.nameOffset[i]);
+    const owner = ownerNames.read(message, records.nameOffset[i]);
     if (owner === undefined) continue;
     if (address !== undefined) {
       push(addresses, owner, address);
@@ -90,8 +91,8 @@ export function addressesToLearn(
   const starts = new Set([...addresses.keys(), ...cnames.keys()]);
   for (const name of starts) {
     const justifications: Justification[] = [];
-    const rules = rulesFor(name);
-    if (rules.length > 0) justifications.push({ domain: name, rules });
+    const refs = rules.allowingRuleRefs(name);
+    if (refs.length > 0) justifications.push({ domain: name, rules: refs });
     const remembered = memory.recall(clientKey, name);
     if (remembered) justifications.push(...remembered);
     for (const justification of justifications) follow(name, justification);
@@ -107,11 +108,30 @@ export function addressesToLearn(
         learnt.push({ ip: address.ip, family: address.family, ttlSeconds: address.ttl, domain: justification.domain, rules: justification.rules });
       }
       for (const { target, ttl } of cnames.get(name) ?? []) {
-        if (!addresses.has(target) && !cnames.has(target)) memory.remember(clientKey, target, justification, lifetimeMs(ttl));
+        if (!addresses.has(target) && !cnames.has(target)) memory.remember(clientKey, target, justification, lifetimes.lifetimeMs(ttl));
         walk(target, depth + 1);
       }
     };
     walk(start, 0);
+  }
+}
+
+/**
+ * Owner names of one answer. Records of one RRset usually point at the same earlier
+ * name, so the name behind the last pointer is kept rather than decompressed again.
+ */
+class OwnerNames {
+  private target = -1;
+  private name: string | undefined;
+
+  read(message: Uint8Array, offset: number): string | undefined {
+    if ((message[offset] & 0xc0) !== 0xc0) return readName(message, offset);
+    const target = ((message[offset] & 0x3f) << 8) | message[offset + 1];
+    if (target !== this.target) {
+      this.target = target;
+      this.name = readName(message, offset);
+    }
+    return this.name;
   }
 }
 

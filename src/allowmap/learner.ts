@@ -9,7 +9,8 @@ import type { AllowedMap } from './map.js';
 export interface ClientRules {
   /** At least one policy with type Egress selects the client. */
   readonly enforced: boolean;
-  allowingRules(name: string): readonly { readonly ref: string }[];
+  /** References `TIER|POLICY|allow|INDEX` of the rules allowing `name` (empty when none). */
+  allowingRuleRefs(name: string): readonly string[];
 }
 
 export class Learner {
@@ -28,8 +29,7 @@ export class Learner {
     if (pod === undefined) return false;
     const client: EntryClient | null =
       this.scope === 'pod' ? { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom: query.clientIp } : null;
-    const rulesFor = (name: string): string[] => rules.allowingRules(name).map((rule) => rule.ref);
-    const addresses = addressesToLearn(answer, records, client?.key ?? '', rulesFor, this.memory, (ttl) => this.map.lifetimeMs(ttl));
+    const addresses = addressesToLearn(answer, records, client?.key ?? '', rules, this.memory, this.map);
     let mustWait = false;
     for (const address of addresses) if (this.map.learn(client, address)) mustWait = true;
     return mustWait;

@@ -55,7 +55,7 @@ export interface PendingBatch {
 export class AllowedMap {
   private readonly entries = new Map<string, AllowedEntry>();
   private readonly heap = new ExpiryHeap();
-  /** `clientKey|domain` → IP → entry, in order of last sighting (oldest first). */
+  /** `clientKey|domain` → IP → entry, in order of last learnt or extended (oldest first). */
   private readonly byName = new Map<string, Map<string, AllowedEntry>>();
   private readonly dirty = new Set<AllowedEntry>();
   private removals: EntrySnapshot[] = [];
@@ -107,13 +107,15 @@ export class AllowedMap {
       this.heap.push(entry);
       this.dirty.add(entry);
       this.events.onAdded(entry);
+      this.trackSighting(client?.key ?? '', address.domain, entry);
     } else {
       let changed = false;
       if (client !== null && entry.client !== null) {
         if (!sameIps(entry.client.ips, client.ips)) changed = true;
         entry.client = client;
       }
-      if (!entry.domains.includes(address.domain)) entry.domains.push(address.domain);
+      const newDomain = !entry.domains.includes(address.domain);
+      if (newDomain) entry.domains.push(address.domain);
       for (const rule of address.rules) {
         if (!entry.rules.includes(rule)) {
           entry.rules.push(rule);
@@ -130,8 +132,10 @@ export class AllowedMap {
         entry.version++;
         this.dirty.add(entry);
       }
+      // The per-name order is by last learnt or extended: a repeat that changes nothing
+      // leaves it, and costs no more than the lookup above.
+      if (changed || newDomain) this.trackSighting(client?.key ?? '', address.domain, entry);
     }
-    this.trackSighting(client?.key ?? '', address.domain, entry);
     return entry.programmedUntil < Math.min(expiresAt, now + HOLD_MARGIN_MS);
   }
 

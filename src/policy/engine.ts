@@ -8,6 +8,7 @@
  * for the pod object's lifetime, is which rules apply to it; a query is one index lookup
  * filtered by that.
  */
+import { LRUCache } from 'lru-cache';
 import type { Pod } from '../identity/pod.js';
 import type { IdentitySnapshot } from '../identity/snapshot.js';
 import { DomainIndex } from './domain-index.js';
@@ -27,6 +28,8 @@ export interface ClientPolicy {
   readonly egressRules: readonly PolicyRule[];
   /** Egress Allow rules whose domains match `name`, in evaluation order. */
   allowingRules(name: string): readonly AllowRule[];
+  /** The references of `allowingRules(name)`, remembered per client for names asked again. */
+  allowingRuleRefs(name: string): readonly string[];
 }
 
 interface PatternHit {
@@ -37,10 +40,16 @@ interface PatternHit {
 const NO_RULES: readonly AllowRule[] = Object.freeze([]);
 
 /** An unknown client, or a pod no egress policy applies to: unrestricted. */
-const UNRESTRICTED: ClientPolicy = Object.freeze({ enforced: false, egressRules: [], allowingRules: () => NO_RULES });
+const NO_REFS: readonly string[] = Object.freeze([]);
+
+const UNRESTRICTED: ClientPolicy = Object.freeze({ enforced: false, egressRules: [], allowingRules: () => NO_RULES, allowingRuleRefs: () => NO_REFS });
+
+/** Names whose rule references a client remembers; answers repeat names far more than that. */
+const REMEMBERED_NAMES = 4096;
 
 class PodPolicy implements ClientPolicy {
   readonly enforced = true;
+  private readonly refsByName = new LRUCache<string, readonly string[]>({ max: REMEMBERED_NAMES });
 
   constructor(
     readonly egressRules: readonly PolicyRule[],
@@ -49,6 +58,16 @@ class PodPolicy implements ClientPolicy {
     private readonly index: DomainIndex<PatternHit>,
     private readonly allRules: readonly PolicyRule[],
   ) {}
+
+  allowingRuleRefs(name: string): readonly string[] {
+    let refs = this.refsByName.get(name);
+    if (refs === undefined) {
+      const rules = this.allowingRules(name);
+      refs = rules.length === 0 ? NO_REFS : rules.map((rule) => rule.ref);
+      this.refsByName.set(name, refs);
+    }
+    return refs;
+  }
 
   allowingRules(name: string): readonly AllowRule[] {
     const hits = this.index.lookup(name);

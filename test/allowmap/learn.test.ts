@@ -13,7 +13,7 @@ function learnFrom(answers: dnsPacket.Answer[], allowed: Record<string, string[]
   parseQuery(query, view);
   const table = new RecordTable();
   assert.ok(walkRecords(message, view.questionEnd, table));
-  return addressesToLearn(message, table, clientKey, (name) => allowed[name] ?? [], memory, (ttl) => ttl * 1000);
+  return addressesToLearn(message, table, clientKey, { allowingRuleRefs: (name) => allowed[name] ?? [] }, memory, { lifetimeMs: (ttl) => ttl * 1000 });
 }
 
 const simplify = (learnt: ReturnType<typeof learnFrom>) => learnt.map((a) => `${a.domain}>${a.ip}@${a.ttlSeconds}:${a.rules.join('+')}`).sort();

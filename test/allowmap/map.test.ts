@@ -83,11 +83,12 @@ test('expiry removes entries in order and reports them for the dataplane', () =>
   assert.deepEqual(map.takeBatch()!.batch.removals.map((r) => r.ip).sort(), ['192.0.2.1', '192.0.2.3']);
 });
 
-test('the per-(pod, name) limit evicts the least recently seen IP', () => {
-  const { map, evicted } = setup({ maxIpsPerName: 2 });
+test('the per-(pod, name) limit evicts the IP least recently learnt or extended', () => {
+  const { map, evicted, advance } = setup({ maxIpsPerName: 2 });
   map.learn(POD_A, address('192.0.2.1'));
   map.learn(POD_A, address('192.0.2.2'));
-  map.learn(POD_A, address('192.0.2.1')); // seen again: now the newest
+  advance(5000);
+  map.learn(POD_A, address('192.0.2.1')); // extended: now the newest
   map.learn(POD_A, address('192.0.2.3'));
   assert.deepEqual(entries(map).map((e) => e.ip).sort(), ['192.0.2.1', '192.0.2.3']);
   assert.deepEqual(evicted, [['per-name-limit', '192.0.2.2']]);
