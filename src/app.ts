@@ -182,12 +182,12 @@ export class App {
 
   private async loadPolicies(): Promise<void> {
     this.policies.onReloadFailed((errors) => {
-      this.metrics.identityReloads.labels('policies', 'error').inc();
+      this.metrics.reloads.labels('policies', 'error').inc();
       this.logger.error(`reload of policies kept the previous set: ${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`);
     });
     this.policies.onChange((policies, warnings) => {
       // Only changes after start-up are reloads.
-      if (this.pipeline) this.metrics.identityReloads.labels('policies', 'ok').inc();
+      if (this.pipeline) this.metrics.reloads.labels('policies', 'ok').inc();
       for (const warning of warnings) this.logger.info(warning);
       const refs = new Set(policies.egressRules.map((rule) => rule.ref));
       this.map.retainRules((ref) => refs.has(ref));
@@ -254,9 +254,9 @@ export class App {
   async reload(): Promise<void> {
     try {
       await this.identity.load();
-      this.metrics.identityReloads.labels('pods', 'ok').inc();
+      this.metrics.reloads.labels('pods', 'ok').inc();
     } catch (error) {
-      this.metrics.identityReloads.labels('pods', 'error').inc();
+      this.metrics.reloads.labels('pods', 'error').inc();
       this.logger.error(`reload of pods kept the previous set: ${(error as Error).message}`);
     }
     if (this.config.policies.length > 0) await this.policies.reload();

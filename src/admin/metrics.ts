@@ -65,7 +65,7 @@ export class Metrics {
     help: 'Client TCP connections closed at once because the listener was at --tcp-max-connections',
     registers: [this.registry],
   });
-  readonly identityReloads = new Counter({
+  readonly reloads = new Counter({
     name: 'dnsgate_reloads_total',
     help: 'Reloads of pods or policies, by what and result (ok, error)',
     labelNames: ['what', 'result'] as const,
