@@ -1,5 +1,10 @@
-/** CIDR ranges through ip-num: parsing, normalising and membership outside the hot path. */
-import { IPv4, IPv4CidrRange, IPv6, IPv6CidrRange } from 'ip-num';
+/**
+ * CIDR ranges. ip-num parses and normalises them; membership is a comparison against
+ * the range's bounds as integers, because ip-num's own check rebuilds masks from
+ * strings on every call (tens of µs), and the logs ask it for every record they write.
+ */
+import { IPv4CidrRange, IPv6CidrRange } from 'ip-num';
+import { LRUCache } from 'lru-cache';
 import { isIP } from 'node:net';
 
 export interface Cidr {
@@ -20,24 +25,70 @@ export function parseCidr(text: string): Cidr | undefined {
   if (prefix < 0 || prefix > maxPrefix) return undefined;
   if (family === 4) {
     const range = IPv4CidrRange.fromCidr(`${address}/${prefix}`);
+    const first = Number(range.getFirst().getValue());
+    const last = Number(range.getLast().getValue());
     return {
       family: 4,
       text: `${range.getFirst().toString()}/${prefix}`,
-      contains: (ip) => isIP(ip) === 4 && range.contains(IPv4.fromString(ip)),
+      contains: (ip) => {
+        const value = ipv4Value(ip);
+        return value !== undefined && value >= first && value <= last;
+      },
     };
   }
   const range = IPv6CidrRange.fromCidr(`${address}/${prefix}`);
-  const first = new URL(`http://[${range.getFirst().toString()}]`).hostname.slice(1, -1);
+  const first = range.getFirst().getValue();
+  const last = range.getLast().getValue();
   return {
     family: 6,
-    text: `${first}/${prefix}`,
-    contains: (ip) => isIP(ip) === 6 && range.contains(IPv6.fromString(ip)),
+    text: `${new URL(`http://[${range.getFirst().toString()}]`).hostname.slice(1, -1)}/${prefix}`,
+    contains: (ip) => {
+      const value = isIP(ip) === 6 ? ipv6Value(ip) : undefined;
+      return value !== undefined && value >= first && value <= last;
+    },
   };
 }
 
+/** The address as an integer, or undefined when it is not dotted-quad IPv4. */
+function ipv4Value(ip: string): number | undefined {
+  const parts = ip.split('.');
+  if (parts.length !== 4) return undefined;
+  let value = 0;
+  for (const part of parts) {
+    const octet = Number(part);
+    if (!/^\d{1,3}$/.test(part) || octet > 255) return undefined;
+    value = value * 256 + octet;
+  }
+  return value;
+}
+
+/** A valid IPv6 address (checked by the caller) as an integer, embedded IPv4 included. */
+function ipv6Value(ip: string): bigint {
+  let text = ip.toLowerCase();
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    const v4 = ipv4Value(dotted[1]) ?? 0;
+    text = `${text.slice(0, dotted.index)}${(v4 >>> 16).toString(16)}:${(v4 & 0xffff).toString(16)}`;
+  }
+  const [head, tail] = text.split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? headGroups : [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
+  let value = 0n;
+  for (const group of groups) value = (value << 16n) | BigInt(parseInt(group, 16));
+  return value;
+}
+
 const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'].map((text) => parseCidr(text) as Cidr);
+/** Clients and servers are few and asked about for every log record. */
+const privateByIp = new LRUCache<string, boolean>({ max: 10_000 });
 
 /** RFC 1918 (and RFC 4193 for IPv6): the DNS logs' `pvt`, as opposed to `pub`. */
 export function isPrivateIp(ip: string): boolean {
-  return PRIVATE_RANGES.some((range) => range.contains(ip));
+  let isPrivate = privateByIp.get(ip);
+  if (isPrivate === undefined) {
+    isPrivate = PRIVATE_RANGES.some((range) => range.contains(ip));
+    privateByIp.set(ip, isPrivate);
+  }
+  return isPrivate;
 }
