@@ -11,7 +11,7 @@ import type { Metrics } from './admin/metrics.js';
 import type { AllowedMap } from './allowmap/map.js';
 import type { ResponseCache } from './cache/response-cache.js';
 import type { ClientRules, Learner } from './allowmap/learner.js';
-import { Rcode } from './dns/constants.js';
+import { HEADER_LENGTH, Rcode } from './dns/constants.js';
 import { QueryStatus, QueryView, parseQuery, rcodeOf, writeId } from './dns/message.js';
 import { RecordTable, readName, walkRecords } from './dns/records.js';
 import { synthesizeReply } from './dns/responses.js';
@@ -108,7 +108,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
   private denies(query: Query): boolean {
     const rules = this.enforcement!.policy.forClient(query.pod);
     if (!rules.enforced) return false;
-    const name = readName(query.message, 12);
+    const name = readName(query.message, HEADER_LENGTH);
     return name !== undefined && rules.allowingRuleRefs(name).length === 0;
   }
 
