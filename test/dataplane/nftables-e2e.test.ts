@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeFixture } from '../helpers/cluster.js';
@@ -137,6 +137,52 @@ test('a policy change swaps the chains atomically and keeps what was learnt', { 
   await waitFor(() => webA.agent.connects('203.0.113.70', 7000, 300), 10_000, 'the new rule to take effect');
   assert.equal(await webA.agent.connects('203.0.113.1', 443), true, 'n1, learnt before the swap, still passes');
   assert.equal(await webA.agent.connects('203.0.113.51', 443, 500), false);
+});
+
+/** A counter's value in dnsgate's /metrics. */
+async function metric(name: string): Promise<number> {
+  const text = (await topology.node.get(`http://${ADMIN}/metrics`))?.body ?? '';
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
+  return line === undefined ? 0 : Number(line.split(' ')[1]);
+}
+
+/** The `nft -i` dnsgate runs (its child: `ip netns exec` execs dnsgate, keeping the PID). */
+function nftChildOf(pid: number): number | undefined {
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.includes('(nft)') && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) return Number(entry);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return undefined;
+}
+
+test('nft dying is reported, nft is restarted and the table resynced; learning goes on', { skip }, async () => {
+  const pid = nftChildOf(dnsgate!.proc.child.pid as number);
+  assert.ok(pid, 'dnsgate runs nft -i');
+  process.kill(pid, 'SIGKILL');
+  await waitFor(async () => (await metric('dnsgate_nftables_restarts_total')) === 1, 5000, 'the restart to be counted');
+  await waitFor(async () => (await topology.node.get(`http://${ADMIN}/readyz`))?.status === 200, 5000, 'the resync');
+  assert.equal(await webA.agent.connects('203.0.113.1', 443), true, 'learnt before');
+  assert.deepEqual((await webA.agent.resolveConnect('n41.allowed.world', webA.gateway, 443)).ok, [true], 'learnt after');
+  assert.match(dnsgate!.proc.stderr(), /nftables: nft killed by SIGKILL; restarting nft and resyncing/);
+});
+
+test('a failed batch is counted, shows in /readyz, and the resync that follows puts the table back', { skip }, async () => {
+  await nftIn(topology.node, 'delete', 'table', 'inet', TABLE);
+  // The batch that should carry this name's IP finds no table: the answer is released without it.
+  await webA.agent.resolveConnect('n42.allowed.world', webA.gateway, 443, 300);
+  assert.equal(await metric('dnsgate_hold_failures_total{action="release"}'), 1);
+  assert.equal(await metric('dnsgate_nftables_errors_total{operation="batch"}'), 1);
+  // The committer retries the resync a second after the failure; until then dnsgate is not ready.
+  const unready = await topology.node.get(`http://${ADMIN}/readyz`);
+  assert.equal(unready?.status, 503);
+  assert.match(unready?.body ?? '', /nftables batch failed: .*No such file or directory; resyncing/);
+  await waitFor(async () => (await topology.node.get(`http://${ADMIN}/readyz`))?.status === 200, 5000, 'the resync');
+  assert.equal(await webA.agent.connects('203.0.113.42', 443), true, 'the resync wrote the whole map, n42 included');
+  assert.equal(await webA.agent.connects('203.0.113.51', 443, 500), false, 'and enforces again');
 });
 
 test('a restart keeps enforcement without a gap (fail-static)', { skip }, async () => {

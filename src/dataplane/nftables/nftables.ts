@@ -182,7 +182,7 @@ export class NftablesDataplane implements Dataplane {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') reject(new ConfigError(`--dataplane nftables: ${file} not found; install nftables`));
         else if (/No such file or directory/.test(said)) resolve(EMPTY_INVENTORY);
         else if (/Operation not permitted|Permission denied/.test(said)) {
-          reject(new ConfigError(`--dataplane nftables: nft may not read or change the ruleset (${said}); dnsgate needs root or CAP_NET_ADMIN`));
+          reject(new ConfigError(`--dataplane nftables: nft may not read or change the ruleset: ${said}; dnsgate needs root or CAP_NET_ADMIN`));
         } else reject(startUp ? new ConfigError(`--dataplane nftables: nft failed: ${said || error.message}`) : new Error(`nft list table failed: ${said || error.message}`));
       });
     });
