@@ -48,7 +48,12 @@ test('each transaction is acknowledged once applied; a refused one rejects with 
     await nft.run('add table inet driver\nadd set inet driver s { type ipv4_addr; flags timeout; }\n');
     assert.match(await listRuleset(), /set s/);
     const refused = nft.run('add element inet driver s { 192.0.2.1 timeout 10s }\nadd element inet driver nosuchset { 192.0.2.2 }\n');
-    await assert.rejects(refused, (error: Error) => error instanceof NftError && /No such file or directory/.test(error.message) && /nosuchset/.test(error.message));
+    await assert.rejects(refused, (error: Error) => {
+      assert.ok(error instanceof NftError);
+      assert.match(error.message, /No such file or directory: add element inet driver nosuchset \{ 192\.0\.2\.2 \}$/);
+      assert.match(error.report, /transaction\.nft:2:/);
+      return true;
+    });
     assert.ok(!(await listRuleset()).includes('192.0.2.1'), 'the transaction was all or nothing');
     await Promise.all([1, 2, 3].map((i) => nft.run(`add element inet driver s { 192.0.2.${i} timeout 10s }\n`)));
     assert.match(await listRuleset(), /192\.0\.2\.1.*192\.0\.2\.2.*192\.0\.2\.3/s);

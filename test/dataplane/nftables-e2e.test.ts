@@ -179,7 +179,7 @@ test('a failed batch is counted, shows in /readyz, and the resync that follows p
   // The committer retries the resync a second after the failure; until then dnsgate is not ready.
   const unready = await topology.node.get(`http://${ADMIN}/readyz`);
   assert.equal(unready?.status, 503);
-  assert.match(unready?.body ?? '', /nftables batch failed: .*No such file or directory; resyncing/);
+  assert.match(unready?.body ?? '', /nftables batch failed: .*No such file or directory: add element inet dnsgate learnt_pod4_\w+ \{ 10\.77\.1\.2 \. 203\.0\.113\.42 timeout \d+ms \}; resyncing/);
   await waitFor(async () => (await topology.node.get(`http://${ADMIN}/readyz`))?.status === 200, 5000, 'the resync');
   assert.equal(await webA.agent.connects('203.0.113.42', 443), true, 'the resync wrote the whole map, n42 included');
   assert.equal(await webA.agent.connects('203.0.113.51', 443, 500), false, 'and enforces again');

@@ -17,8 +17,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** A transaction nft rejected; `message` is what nft said. */
-export class NftError extends Error {}
+/** A transaction nft refused: `message` is nft's first error and the command it names; `report` all it said. */
+export class NftError extends Error {
+  constructor(readonly report: string) {
+    const lines = report.split('\n');
+    const at = lines.findIndex((line) => line.includes('Error: '));
+    const command = at >= 0 ? lines[at + 1]?.trim() : undefined;
+    const summary = at >= 0 ? lines[at].slice(lines[at].indexOf('Error: ') + 'Error: '.length) : lines[0];
+    super(command ? `${summary}: ${command.length > 160 ? `${command.slice(0, 160)}…` : command}` : summary);
+  }
+}
 
 /** A transaction that outlasts this is taken for a hung nft, which is killed. */
 const TRANSACTION_TIMEOUT_MS = 60_000;
