@@ -56,3 +56,11 @@ export function rules(ruleset: Ruleset, chain: string): string[] {
     .split('\n')
     .map((line) => line.replace(/ comment "[^"]*"$/, ''));
 }
+
+/** The chain the verdict map sends packets from `ip` to. */
+export function classOf(ruleset: Ruleset, ip: string): string {
+  const map = body(ruleset, ip.includes(':') ? 'enforced_v6' : 'enforced_v4');
+  const chain = new RegExp(`(?:\\{ |, )${ip.replace(/[.]/g, '\\.')} : jump (\\w+)`).exec(map)?.[1];
+  if (!chain) throw new Error(`${ip} is not enforced: ${map}`);
+  return chain;
+}

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileRuleset } from '../../src/dataplane/nftables/ruleset.js';
-import { body, compile, engineOf, rules } from './compile.js';
+import { body, classOf, compile, engineOf, rules } from './compile.js';
 
 const WEB = { name: 'web', ips: ['10.0.0.1'], labels: { app: 'web' } };
 const OTHER = { name: 'other', ips: ['10.0.0.9'], labels: { app: 'other' } };
@@ -24,10 +24,12 @@ test('enforced pods reach their class chain through the verdict map; unselected 
   const ruleset = await compile(policy('p', '    - action: Allow\n      protocol: TCP\n'), [WEB, { ...WEB, name: 'web2', ips: ['10.0.0.2', 'fd00::2'] }, OTHER]);
   assert.equal(ruleset.enforcedPods, 2);
   assert.equal(ruleset.classes, 1, 'pods with the same rules share a chain');
-  assert.match(body(ruleset, 'enforced_v4'), /elements = \{ 10\.0\.0\.1 : jump class_0, 10\.0\.0\.2 : jump class_0 \}/);
-  assert.match(body(ruleset, 'enforced_v6'), /fd00::2 : jump class_0/);
+  const chain = classOf(ruleset, '10.0.0.1');
+  assert.match(chain, /^class_[0-9a-f]{16}$/, 'named by its content');
+  assert.equal(classOf(ruleset, '10.0.0.2'), chain);
+  assert.equal(classOf(ruleset, 'fd00::2'), chain);
   assert.ok(!ruleset.definition().includes('10.0.0.9'));
-  assert.deepEqual(rules(ruleset, 'class_0'), ['meta l4proto tcp accept', 'drop']);
+  assert.deepEqual(rules(ruleset, chain), ['meta l4proto tcp accept', 'drop']);
   assert.deepEqual(body(ruleset, 'egress_forward').split('\n'), [
     'type filter hook forward priority filter; policy accept;',
     'ct state established,related accept',
@@ -45,7 +47,7 @@ spec:
   types: [Egress]
 `;
   const ruleset = await compile(lockdown, [WEB]);
-  assert.deepEqual(rules(ruleset, 'class_0'), ['drop']);
+  assert.deepEqual(rules(ruleset, classOf(ruleset, '10.0.0.1')), ['drop']);
 });
 
 test('tiers: policies and rules in order, Pass returns to the next tier, Log goes on, each tier ends in its default action', async () => {
@@ -86,16 +88,16 @@ ${policy('b-second', '    - {action: Allow, protocol: TCP}\n', '  order: 20\n')}
 ${policy('a-first', '    - {action: Deny, protocol: TCP, destination: {ports: [25]}}\n', '  order: 10\n')}
 `;
   const ruleset = await compile(policies, [WEB]);
-  assert.deepEqual(rules(ruleset, 'class_0'), ['jump class_0_tier_0', 'jump class_0_tier_1', 'jump class_0_tier_2']);
-  assert.deepEqual(rules(ruleset, 'class_0_tier_0'), [
+  const tiers = rules(ruleset, classOf(ruleset, '10.0.0.1')).map((line) => /^jump (tier_\w+)$/.exec(line)?.[1] as string);
+  assert.equal(tiers.length, 3, 'one chain per tier, jumped to in tier order');
+  assert.deepEqual(rules(ruleset, tiers[0]), [
     'meta l4proto tcp log prefix "dnsgate security|security.guard|log|0: "',
     'meta l4proto tcp ip daddr 192.0.2.0/24 drop',
     'return',
-    'drop',
-  ]);
-  assert.deepEqual(rules(ruleset, 'class_0_tier_1'), ['meta l4proto udp accept'], 'a Pass tier ends without a verdict');
-  assert.deepEqual(rules(ruleset, 'class_0_tier_2'), ['meta l4proto tcp th dport 25 drop', 'meta l4proto tcp accept', 'drop'], 'order 10 before order 20');
-  assert.match(body(ruleset, 'class_0_tier_0'), /comment "security\|security\.guard\|pass\|2"/);
+  ], 'nothing is left to reach the default action after an unconditional Pass');
+  assert.deepEqual(rules(ruleset, tiers[1]), ['meta l4proto udp accept'], 'a Pass tier ends without a verdict');
+  assert.deepEqual(rules(ruleset, tiers[2]), ['meta l4proto tcp th dport 25 drop', 'meta l4proto tcp accept', 'drop'], 'order 10 before order 20');
+  assert.match(body(ruleset, tiers[0]), /comment "security\|security\.guard\|pass\|2"/);
 });
 
 test('protocol, ports, ranges, nets, their negations, ipVersion and ICMP', async () => {
@@ -122,7 +124,7 @@ test('protocol, ports, ranges, nets, their negations, ipVersion and ICMP', async
         nets: [2001:db8::/32]
 `;
   const ruleset = await compile(policy('p', egress), [{ ...WEB, ips: ['10.0.0.1', 'fd00::1'] }]);
-  const lines = rules(ruleset, 'class_0');
+  const lines = rules(ruleset, classOf(ruleset, '10.0.0.1'));
   assert.match(lines[0], /^meta l4proto tcp th dport @ports_\w+ th dport != 8080 ip daddr @addr4_\w+ ip daddr != 198\.51\.100\.7\/32 accept$/);
   assert.match(body(ruleset, /th dport (@ports_\w+)/.exec(lines[0])![1].slice(1)), /elements = \{ 80, 8000-8100 \}/);
   assert.match(body(ruleset, /ip daddr (@addr4_\w+)/.exec(lines[0])![1].slice(1)), /flags interval; auto-merge; elements = \{ 198\.51\.100\.0\/24, 203\.0\.113\.0\/24 \}/);
@@ -152,7 +154,7 @@ ${policy('p', `    - action: Allow
 `)}`;
   const db = { name: 'db', ips: ['10.0.0.5'], labels: { app: 'db' }, ports: [{ name: 'postgres', containerPort: 5432 }] };
   const ruleset = await compile(policies, [WEB, db]);
-  const lines = rules(ruleset, 'class_0');
+  const lines = rules(ruleset, classOf(ruleset, '10.0.0.1'));
   assert.equal(lines.length, 2, 'the rule that selects nothing never matches');
   const [, addresses, namedPorts] = /^ip daddr @(addr4_\w+) ip daddr \. meta l4proto \. th dport @(nport4_\w+) accept$/.exec(lines[0]) ?? [];
   assert.ok(addresses, lines[0]);
@@ -187,7 +189,7 @@ ${policy('p', `    - action: Allow
   assert.match(domainSet, /^learnt_pod4_[0-9a-f]{16}$/);
   assert.equal(body(podScope, domainSet), 'type ipv4_addr . ipv4_addr\nflags timeout\ncomment "default|shop/default.p|allow|0"');
   assert.equal(body(podScope, domainSet6).split('\n')[0], 'type ipv6_addr . ipv6_addr');
-  const lines = rules(podScope, 'class_0');
+  const lines = rules(podScope, classOf(podScope, '10.0.0.1'));
   assert.deepEqual(lines.slice(0, 2), [`meta l4proto tcp th dport 443 ip saddr . ip daddr @${domainSet} accept`, `meta l4proto tcp th dport 443 ip6 saddr . ip6 daddr @${domainSet6} accept`]);
   assert.equal(lines[2], `ip daddr 198.51.100.0/24 accept`, 'the set’s nets…');
   assert.equal(lines[3], `ip saddr . ip daddr @${setsSet} accept`, '…or an address learnt for its domains');
@@ -196,7 +198,17 @@ ${policy('p', `    - action: Allow
   const nodeSet = nodeScope.learntSetFor('default|shop/default.p|allow|0', 4)!;
   assert.match(nodeSet, /^learnt_node4_/);
   assert.equal(body(nodeScope, nodeSet).split('\n')[0], 'type ipv4_addr');
-  assert.equal(rules(nodeScope, 'class_0')[0], `meta l4proto tcp th dport 443 ip daddr @${nodeSet} accept`);
+  assert.equal(rules(nodeScope, classOf(nodeScope, '10.0.0.1'))[0], `meta l4proto tcp th dport 443 ip daddr @${nodeSet} accept`);
+});
+
+test('a rule that an earlier rule of the chain always decides first is left out, unless it only logs', async () => {
+  const egress = `    - {action: Allow, protocol: UDP, destination: {ports: [53]}}
+    - {action: Log, protocol: UDP, destination: {ports: [53]}}
+    - {action: Deny, protocol: UDP, destination: {ports: [53]}}
+    - {action: Allow, protocol: TCP}
+`;
+  const ruleset = await compile(`${policy('a', egress)}\n---\n${policy('b', '    - {action: Allow, protocol: UDP, destination: {ports: [53]}}\n    - {action: Log}\n')}`, [WEB]);
+  assert.deepEqual(rules(ruleset, classOf(ruleset, '10.0.0.1')), ['meta l4proto udp th dport 53 accept', 'meta l4proto tcp accept', 'log prefix "dnsgate default|shop/default.b|log|1: "', 'drop']);
 });
 
 test('the same values share one set, whatever their order and whichever rule or class uses them', async () => {

@@ -58,25 +58,37 @@ test('a batch: removals tolerate absent elements, upserts replace with the remai
   assert.deepEqual(batchText(ruleset, { upserts: [], removals: [entry('192.0.2.3', -1)] }, NOW), { text: '', count: 0 });
 });
 
-test('a swap flushes every chain, deletes what the new ruleset does not define, and keeps the learnt sets it still uses', async () => {
+test('a swap deletes what the new ruleset does not name, refills the maps and the base chain, and keeps learnt sets it still uses', async () => {
   const ruleset = await compile(POLICIES, PODS);
   const learnt = ruleset.learntSetFor(DOMAIN_RULE, 4)!;
   const existing = { exists: true, chains: ['egress_forward', 'class_0', 'class_7'], sets: [learnt, 'learnt_pod4_0000000000000000', 'ports_000000000000'], maps: ['enforced_v4'] };
-  const lines = swapText(ruleset, existing, { flushLearnt: false }).split('\n');
-  const prelude = lines.slice(0, lines.indexOf('table inet dnsgate {'));
-  assert.deepEqual(prelude, [
+  const text = swapText(ruleset, existing, { flushLearnt: false });
+  const lines = text.split('\n');
+  assert.deepEqual(lines.slice(0, lines.indexOf('table inet dnsgate {')), [
     'add table inet dnsgate',
+    'flush map inet dnsgate enforced_v4',
     'flush chain inet dnsgate egress_forward',
     'flush chain inet dnsgate class_0',
     'flush chain inet dnsgate class_7',
-    'delete map inet dnsgate enforced_v4',
     'delete chain inet dnsgate class_0',
     'delete chain inet dnsgate class_7',
     'delete set inet dnsgate learnt_pod4_0000000000000000',
     'delete set inet dnsgate ports_000000000000',
   ]);
+  assert.ok(!text.includes(`set ${learnt} {`), 'the learnt set that exists is not declared again');
   assert.ok(swapText(ruleset, existing, { flushLearnt: true }).includes(`flush set inet dnsgate ${learnt}\n`));
   assert.deepEqual(inventoryOf(ruleset).maps, ['enforced_v4', 'enforced_v6']);
+});
+
+test('a swap to the same ruleset only refills the verdict maps and the base chain', async () => {
+  const ruleset = await compile(POLICIES, PODS);
+  const text = swapText(ruleset, inventoryOf(ruleset), { flushLearnt: false });
+  const defined = [...text.matchAll(/^\t(set|map|chain) (\S+) \{$/gm)].map((match) => `${match[1]} ${match[2]}`);
+  assert.deepEqual(defined, ['map enforced_v4', 'map enforced_v6', 'chain egress_forward']);
+  const changed = await compile(POLICIES.replace('[53, 5353]', '[53]'), PODS);
+  const swap = swapText(changed, inventoryOf(ruleset), { flushLearnt: false });
+  assert.match(swap, /^delete chain inet dnsgate class_\w+$/m, 'the changed class chain goes');
+  assert.match(swap, /^\tchain class_\w+ \{$/m, 'and its successor comes');
 });
 
 const skip = missing('nft', 'ip');
@@ -96,7 +108,7 @@ test('nft accepts the table, a swap over it that keeps learnt elements, and batc
     const ruleset = await compile(POLICIES, PODS);
     const now = Date.now();
     const learnt = [entry('192.0.2.1', 60_000, [DOMAIN_RULE], now), entry('2001:db8::1', 60_000, [DOMAIN_RULE], now)];
-    const first = swapText(ruleset, EMPTY_INVENTORY, { flushLearnt: false }) + elementsText(ruleset, learnt, now, false).text;
+    const first = swapText(ruleset, EMPTY_INVENTORY, { flushLearnt: false }) + elementsText(ruleset, learnt, now).text;
     await apply(first, true);
     await apply(first);
     const set4 = ruleset.learntSetFor(DOMAIN_RULE, 4)!;

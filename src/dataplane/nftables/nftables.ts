@@ -48,6 +48,7 @@ export class NftablesDataplane implements Dataplane {
   private problem: string | undefined;
   private resyncListener: (() => void) | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  private compiled: { engine: PolicyEngine; ruleset: Ruleset } | undefined;
   /** A policy swap queued and not yet compiled: later changes ride on it. */
   private pendingSwap: Promise<void> | undefined;
 
@@ -125,11 +126,11 @@ export class NftablesDataplane implements Dataplane {
   private async swap(operation: Operation, reason: string, entries?: readonly EntrySnapshot[]): Promise<void> {
     const started = performance.now();
     if (this.inventoryStale) this.inventory = await this.readInventory(false);
-    const ruleset = compileRuleset(this.policy.current, this.options);
+    const ruleset = this.compile();
     let text = swapText(ruleset, this.inventory, { flushLearnt: entries !== undefined && !this.keepUnknownElements });
     let count = 0;
     if (entries !== undefined) {
-      const elements = elementsText(ruleset, entries, Date.now(), this.keepUnknownElements);
+      const elements = elementsText(ruleset, entries, Date.now());
       text += elements.text;
       count = elements.count;
     }
@@ -138,6 +139,13 @@ export class NftablesDataplane implements Dataplane {
     this.inventory = inventoryOf(ruleset);
     this.metrics.nftablesElements.inc(count);
     this.metrics.nftablesSwapDuration.labels(reason).observe((performance.now() - started) / 1000);
+  }
+
+  /** The ruleset of the current policies and pods; an engine is immutable, so its ruleset is compiled once. */
+  private compile(): Ruleset {
+    const engine = this.policy.current;
+    if (this.compiled?.engine !== engine) this.compiled = { engine, ruleset: compileRuleset(engine, this.options) };
+    return this.compiled.ruleset;
   }
 
   private async run(operation: Operation, text: string): Promise<void> {

@@ -7,13 +7,58 @@
  */
 import type { Pod } from '../../identity/pod.js';
 import type { Cidr } from '../../net/cidr.js';
-import type { IcmpMatch, PolicyEngine, PolicyRule, PortMatch } from '../../policy/index.js';
+import type { IcmpMatch, NetworkSet, PolicyEngine, PolicyRule, PortMatch } from '../../policy/index.js';
 import type { StaticSets } from './static-sets.js';
 
 export type Family = 4 | 6;
 
+/** What a rule's destination picks; undefined pods and sets mean it picks by no labels (any destination). */
+export interface Destinations {
+  pods: readonly Pod[] | undefined;
+  sets: readonly NetworkSet[] | undefined;
+  /** The domain patterns an Allow rule allows. */
+  patterns: readonly string[];
+}
+
+/**
+ * The destinations of each rule, worked out once per compile. Selecting pods walks every
+ * pod, and thousands of policies repeat the same destination (kube-dns, say), so rules
+ * whose destination selects alike share one walk.
+ */
+export class DestinationIndex {
+  private readonly byRule = new Map<number, Destinations>();
+  private readonly bySelection = new Map<string, Pick<Destinations, 'pods' | 'sets'>>();
+
+  constructor(private readonly engine: PolicyEngine) {}
+
+  of(rule: PolicyRule): Destinations {
+    let destinations = this.byRule.get(rule.sequence);
+    if (!destinations) {
+      const { destination } = rule.rule;
+      // What entitySelects reads: the selectors, and the policy's namespace unless a namespaceSelector replaces it.
+      const key = JSON.stringify([
+        destination.selector?.text,
+        destination.notSelector?.text,
+        destination.namespaceSelector?.text,
+        destination.serviceAccounts?.names,
+        destination.serviceAccounts?.selector?.text,
+        destination.namespaceSelector === undefined ? rule.policy.namespace : undefined,
+      ]);
+      let selection = this.bySelection.get(key);
+      if (!selection) {
+        selection = { pods: this.engine.destinationPods(rule), sets: this.engine.destinationSets(rule) };
+        this.bySelection.set(key, selection);
+      }
+      destinations = { ...selection, patterns: this.engine.allowedPatterns(rule) };
+      this.byRule.set(rule.sequence, destinations);
+    }
+    return destinations;
+  }
+}
+
 export interface MatchContext {
   engine: PolicyEngine;
+  destinations: DestinationIndex;
   sets: StaticSets;
   scope: 'pod' | 'node';
   /** The set of addresses learnt for the rule `ref`, in `family`; undefined when there is none. */
@@ -93,8 +138,8 @@ function familySpecific(rule: PolicyRule, context: MatchContext): boolean {
     destination.notSelector !== undefined ||
     portNames(destination.ports).length > 0 ||
     portNames(destination.notPorts).length > 0 ||
-    context.engine.destinationPods(rule) !== undefined ||
-    context.engine.allowedPatterns(rule).length > 0
+    context.destinations.of(rule).pods !== undefined ||
+    context.destinations.of(rule).patterns.length > 0
   );
 }
 
@@ -138,15 +183,14 @@ function familyConditions(rule: PolicyRule, family: Family, context: MatchContex
   const notNets = cidrsOf(destination.notNets, family);
   if (notNets.length > 0) conditions.push([`${ip} daddr != ${sets.operand(addresses, notNets)}`]);
 
-  const pods = engine.destinationPods(rule);
-  const patterns = engine.allowedPatterns(rule);
+  const { pods, sets: selectedSets, patterns } = context.destinations.of(rule);
   if (pods !== undefined || patterns.length > 0) {
     // The selected pods and NetworkSets, or an address learnt for the rule's domains.
     const alternatives: string[] = [];
     if (pods !== undefined) {
       const selected = [
         ...pods.flatMap((pod) => pod.ips.filter((address) => ipFamily(address) === family)),
-        ...(engine.destinationSets(rule) ?? []).flatMap((set) => cidrsOf(set.nets, family)),
+        ...(selectedSets ?? []).flatMap((set) => cidrsOf(set.nets, family)),
       ];
       if (selected.length > 0) alternatives.push(`${ip} daddr ${sets.operand(addresses, selected)}`);
     }

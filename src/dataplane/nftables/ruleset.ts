@@ -20,9 +20,9 @@
  * node scope by destination IP.
  */
 import { createHash } from 'node:crypto';
-import { policySelectsPod } from '../../policy/scope.js';
-import type { PolicyEngine, PolicyRule } from '../../policy/index.js';
-import { ruleMatches, type Family, type MatchContext } from './rule-match.js';
+import { policySelectsPod, sourceCoversPod } from '../../policy/scope.js';
+import type { Policy, PolicyEngine, PolicyRule } from '../../policy/index.js';
+import { DestinationIndex, ruleMatches, type Family, type MatchContext } from './rule-match.js';
 import { StaticSets } from './static-sets.js';
 
 export interface RulesetOptions {
@@ -48,6 +48,12 @@ export interface TableObject {
   name: string;
   /** What goes between the braces of its definition. */
   body: string;
+  /**
+   * Swapped by emptying and refilling it (the verdict maps and the base chain, whose
+   * names are fixed). The others are named by their content: one of the same name
+   * already holds the same, and stays as it is.
+   */
+  refill: boolean;
 }
 
 const MAX_COMMENT = 127;
@@ -72,6 +78,11 @@ export class Ruleset {
     readonly classes: number,
   ) {}
 
+  /** Every object, learnt sets included. */
+  get allObjects(): readonly TableObject[] {
+    return [...this.objects, ...this.learntSets];
+  }
+
   get baseChain(): string {
     return `egress_${this.options.hook}`;
   }
@@ -81,13 +92,29 @@ export class Ruleset {
     return this.learntByRule.get(`${ref}|${family}`);
   }
 
-  /** `table inet NAME { … }` with every object; learnt sets are declared without elements. */
-  definition(): string {
+  /**
+   * `table inet NAME { … }` with every object for which `include` holds; learnt sets are
+   * declared without elements.
+   */
+  definition(include: (object: TableObject) => boolean = () => true): string {
     const lines = [`table inet ${this.options.table} {`];
-    for (const object of [...this.learntSets, ...this.objects]) lines.push(`\t${object.kind} ${object.name} {`, ...object.body.split('\n').map((line) => `\t\t${line}`), '\t}');
+    // The kernel finds a set a rule names by walking the table's sets in the order they
+    // were made: the shared static sets, named by many rules, go first.
+    const staticSets = this.objects.filter((object) => object.kind === 'set');
+    const rest = this.objects.filter((object) => object.kind !== 'set');
+    for (const object of [...staticSets, ...this.learntSets, ...rest]) {
+      if (include(object)) lines.push(`\t${object.kind} ${object.name} {`, ...object.body.split('\n').map((line) => `\t\t${line}`), '\t}');
+    }
     lines.push('}');
     return `${lines.join('\n')}\n`;
   }
+}
+
+/** A rule's line in a chain: its match (empty: every packet), and whether its verdict ends the chain. */
+interface CompiledLine {
+  match: string;
+  terminal: boolean;
+  text: string;
 }
 
 /** Pods that share these are enforced by the same chain. */
@@ -99,17 +126,49 @@ interface PodClass {
   pods: number;
 }
 
+/**
+ * The classes of the enforced pods. Which policies select a pod and which of their
+ * rules cover it as a source is what PolicyEngine.forClient decides; it is worked out
+ * here from the same predicates, looking only at the policies that can select the pod
+ * (the global ones and those of its namespace), because forClient walks every policy
+ * and every rule for each pod, which for thousands of each takes seconds.
+ */
 function classesOf(engine: PolicyEngine): PodClass[] {
   const tierIndex = new Map(engine.policies.tiers.map((tier, index) => [tier.tier.name, index]));
   const egressPolicies = engine.policies.policies.filter((policy) => policy.types.includes('Egress'));
+  const rulesOf = new Map<Policy, PolicyRule[]>(egressPolicies.map((policy) => [policy, []]));
+  for (const rule of engine.policies.egressRules) rulesOf.get(rule.policy)?.push(rule);
+  // The policies that can select a pod of each namespace, in evaluation order.
+  const globalPolicies = egressPolicies.filter((policy) => policy.namespace === undefined);
+  const byNamespace = new Map<string, Policy[]>();
+  for (const policy of egressPolicies) {
+    if (policy.namespace === undefined) continue;
+    const list = byNamespace.get(policy.namespace);
+    if (list) list.push(policy);
+    else byNamespace.set(policy.namespace, [policy]);
+  }
+  const position = new Map(egressPolicies.map((policy, index) => [policy, index]));
+  const merged = new Map<string, Policy[]>();
+  const candidates = (namespace: string): Policy[] => {
+    let list = merged.get(namespace);
+    if (!list) {
+      list = [...globalPolicies, ...(byNamespace.get(namespace) ?? [])].sort((a, b) => (position.get(a) as number) - (position.get(b) as number));
+      merged.set(namespace, list);
+    }
+    return list;
+  };
   const classes = new Map<string, PodClass>();
   for (const pod of engine.identities.pods) {
-    const client = engine.forClient(pod);
-    if (!client.enforced) continue;
+    const selecting = candidates(pod.namespace).filter((policy) => policySelectsPod(policy, pod));
+    if (selecting.length === 0) continue;
     // A tier applies when one of its policies selects the pod, even with no rule that covers it.
-    const tiers = [...new Set(egressPolicies.filter((policy) => policySelectsPod(policy, pod)).map((policy) => tierIndex.get(policy.tier) as number))]
-      .sort((a, b) => a - b)
-      .map((index) => ({ index, rules: client.egressRules.filter((rule) => tierIndex.get(rule.policy.tier) === index) }));
+    const tiers: PodClass['tiers'] = [];
+    for (const policy of selecting) {
+      const index = tierIndex.get(policy.tier) as number;
+      if (tiers.at(-1)?.index !== index) tiers.push({ index, rules: [] });
+      const tier = tiers.at(-1) as PodClass['tiers'][number];
+      for (const rule of rulesOf.get(policy) ?? []) if (sourceCoversPod(rule.rule.source, policy.namespace, pod)) tier.rules.push(rule);
+    }
     const signature = tiers.map((tier) => `${tier.index}:${tier.rules.map((rule) => rule.sequence).join(',')}`).join('|');
     let podClass = classes.get(signature);
     if (!podClass) {
@@ -123,6 +182,10 @@ function classesOf(engine: PolicyEngine): PodClass[] {
     }
   }
   return [...classes.values()];
+}
+
+function contentName(prefix: string, body: string): string {
+  return `${prefix}_${createHash('sha256').update(body).digest('hex').slice(0, 16)}`;
 }
 
 function learntSetName(scope: 'pod' | 'node', family: Family, ref: string): string {
@@ -151,58 +214,67 @@ function verdict(rule: PolicyRule): string {
 export function compileRuleset(engine: PolicyEngine, options: RulesetOptions): Ruleset {
   const classes = classesOf(engine);
   const sets = new StaticSets();
+  const destinations = new DestinationIndex(engine);
   const learntByRule = new Map<string, string>();
   const learntSets: TableObject[] = [];
   for (const podClass of classes) {
     for (const rule of podClass.tiers.flatMap((tier) => tier.rules)) {
-      if (engine.allowedPatterns(rule).length === 0) continue;
+      if (destinations.of(rule).patterns.length === 0) continue;
       for (const family of podClass.families) {
         const key = `${rule.ref}|${family}`;
         if (learntByRule.has(key)) continue;
         const name = learntSetName(options.scope, family, rule.ref);
         learntByRule.set(key, name);
-        learntSets.push({ kind: 'set', name, body: learntSetBody(options.scope, family, rule.ref) });
+        learntSets.push({ kind: 'set', name, body: learntSetBody(options.scope, family, rule.ref), refill: false });
       }
     }
   }
-  const context: MatchContext = { engine, sets, scope: options.scope, learntSet: (ref, family) => learntByRule.get(`${ref}|${family}`) };
+  const context: MatchContext = { engine, destinations, sets, scope: options.scope, learntSet: (ref, family) => learntByRule.get(`${ref}|${family}`) };
   // A rule shared by classes of the same families compiles once.
-  const compiled = new Map<string, string[]>();
-  const ruleLines = (rule: PolicyRule, families: readonly Family[]): string[] => {
+  // A rule shared by classes of the same families compiles once.
+  const compiled = new Map<string, CompiledLine[]>();
+  const ruleLines = (rule: PolicyRule, families: readonly Family[]): CompiledLine[] => {
     const key = `${rule.sequence}|${families.join()}`;
     let lines = compiled.get(key);
     if (!lines) {
       const action = verdict(rule);
-      lines = ruleMatches(rule, families, context).map((match) => `${match === '' ? '' : `${match} `}${action} comment ${quoted(rule.ref)}`);
+      const terminal = rule.rule.action !== 'Log';
+      lines = ruleMatches(rule, families, context).map((match) => ({ match, terminal, text: `${match === '' ? '' : `${match} `}${action} comment ${quoted(rule.ref)}` }));
       compiled.set(key, lines);
     }
     return lines;
   };
 
-  const chains: TableObject[] = [];
+  // Chains are named by their content, like the static sets: a swap leaves alone what did not change.
+  const chains = new Map<string, TableObject>();
+  const chainOf = (prefix: string, body: string): string => {
+    const name = contentName(prefix, body);
+    if (!chains.has(name)) chains.set(name, { kind: 'chain', name, body, refill: false });
+    return name;
+  };
   const vmaps: Record<Family, string[]> = { 4: [], 6: [] };
-  classes.forEach((podClass, classIndex) => {
+  for (const podClass of classes) {
     const families = [...podClass.families].sort();
-    const chain = `class_${classIndex}`;
     const tierBody = (tier: PodClass['tiers'][number]): string => {
       const { tier: definition } = engine.policies.tiers[tier.index];
-      const lines = tier.rules.flatMap((rule) => ruleLines(rule, families));
-      if (definition.defaultAction === 'Deny') lines.push(`drop comment ${quoted(`tier ${definition.name}: no rule matched`)}`);
+      // A line whose match an earlier line with a verdict already took can never be reached
+      // (policies repeat rules, the DNS rule above all): it is left out.
+      const decided = new Set<string>();
+      const lines: string[] = [];
+      for (const line of tier.rules.flatMap((rule) => ruleLines(rule, families))) {
+        if (decided.has(line.match) || decided.has('')) continue;
+        lines.push(line.text);
+        if (line.terminal) decided.add(line.match);
+      }
+      if (definition.defaultAction === 'Deny' && !decided.has('')) lines.push(`drop comment ${quoted(`tier ${definition.name}: no rule matched`)}`);
       return lines.join('\n');
     };
-    if (podClass.tiers.length === 1) {
-      chains.push({ kind: 'chain', name: chain, body: tierBody(podClass.tiers[0]) });
-    } else {
-      const jumps: string[] = [];
-      for (const tier of podClass.tiers) {
-        const tierChain = `${chain}_tier_${tier.index}`;
-        chains.push({ kind: 'chain', name: tierChain, body: tierBody(tier) });
-        jumps.push(`jump ${tierChain}`);
-      }
-      chains.push({ kind: 'chain', name: chain, body: jumps.join('\n') });
-    }
+    const chain =
+      podClass.tiers.length === 1
+        ? chainOf('class', tierBody(podClass.tiers[0]))
+        : chainOf('class', podClass.tiers.map((tier) => `jump ${chainOf('tier', tierBody(tier))}`).join('\n'));
     for (const ip of podClass.ips) vmaps[ipFamily(ip)].push(`${ip} : jump ${chain}`);
-  });
+  }
 
   const vmapBody = (family: Family): string => {
     const type = `type ${family === 4 ? 'ipv4_addr' : 'ipv6_addr'} : verdict`;
@@ -217,11 +289,11 @@ export function compileRuleset(engine: PolicyEngine, options: RulesetOptions): R
     'ip6 saddr vmap @enforced_v6',
   ];
   const objects: TableObject[] = [
-    ...sets.all().map((set): TableObject => ({ kind: 'set', name: set.name, body: set.body })),
-    ...chains,
-    { kind: 'map', name: 'enforced_v4', body: vmapBody(4) },
-    { kind: 'map', name: 'enforced_v6', body: vmapBody(6) },
-    { kind: 'chain', name: `egress_${options.hook}`, body: base.join('\n') },
+    ...sets.all().map((set): TableObject => ({ kind: 'set', name: set.name, body: set.body, refill: false })),
+    ...chains.values(),
+    { kind: 'map', name: 'enforced_v4', body: vmapBody(4), refill: true },
+    { kind: 'map', name: 'enforced_v6', body: vmapBody(6), refill: true },
+    { kind: 'chain', name: `egress_${options.hook}`, body: base.join('\n'), refill: true },
   ];
   const enforcedPods = classes.reduce((sum, podClass) => sum + podClass.pods, 0);
   return new Ruleset(options, objects, learntSets, learntByRule, enforcedPods, classes.length);

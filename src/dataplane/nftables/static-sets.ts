@@ -37,6 +37,8 @@ export interface StaticSet {
 
 export class StaticSets {
   private readonly sets = new Map<string, StaticSet>();
+  /** Kind and elements → operand, so repeated values cost no hashing. */
+  private readonly operands = new Map<string, string>();
 
   /**
    * What to match `values` against: the value itself when there is one, else `@name` of
@@ -45,10 +47,15 @@ export class StaticSets {
   operand(kind: StaticSetKind, values: readonly string[]): string {
     const elements = [...new Set(values)].sort();
     if (elements.length === 1 && kind !== 'namedPorts4' && kind !== 'namedPorts6') return elements[0];
-    const digest = createHash('sha256').update(`${kind}\n${elements.join('\n')}`).digest('hex').slice(0, 12);
-    const name = `${PREFIX[kind]}_${digest}`;
-    if (!this.sets.has(name)) this.sets.set(name, { name, body: `${DECLARATIONS[kind]} elements = { ${elements.join(', ')} }` });
-    return `@${name}`;
+    const content = `${kind}\n${elements.join('\n')}`;
+    let operand = this.operands.get(content);
+    if (operand === undefined) {
+      const name = `${PREFIX[kind]}_${createHash('sha256').update(content).digest('hex').slice(0, 12)}`;
+      this.sets.set(name, { name, body: `${DECLARATIONS[kind]} elements = { ${elements.join(', ')} }` });
+      operand = `@${name}`;
+      this.operands.set(content, operand);
+    }
+    return operand;
   }
 
   all(): StaticSet[] {

@@ -2,16 +2,18 @@
  * The text of each nft transaction dnsgate sends. Every text is one transaction, in
  * effect all at once or not at all.
  *
- * A swap replaces every object of the table but the learnt sets the new ruleset still
- * uses, which keep their elements: rules are flushed first so that nothing refers to
- * what is deleted, then everything is defined anew. The base chain is flushed and
- * refilled rather than deleted, so its hook stays registered throughout.
+ * A swap turns the table into a new ruleset. Chains and static sets are named by their
+ * content, so one that exists already is the one wanted and stays untouched; the rest
+ * are deleted (chains emptied first, so that nothing refers to what goes) or defined.
+ * The verdict maps and the base chain keep their names and are emptied and refilled,
+ * the base chain's hook staying registered throughout. Learnt sets stay with their
+ * elements unless the swap writes every element anew.
  *
  * Elements are written with a timeout equal to the entry's remaining lifetime, so the
- * kernel expires them even when dnsgate is gone. An element that may already exist is
- * added, deleted and added again: nft 1.0.6 neither updates the timeout of an existing
- * element on add nor tolerates deleting an absent one, and within one transaction this
- * leaves no moment without the element.
+ * kernel expires them even when dnsgate is gone. In a batch, an element that may exist
+ * is added, deleted and added again: nft 1.0.6 neither updates the timeout of an
+ * existing element on add nor tolerates deleting an absent one, and within one
+ * transaction this leaves no moment without the element.
  */
 import type { EntrySnapshot } from '../../allowmap/entry.js';
 import type { DataplaneBatch } from '../dataplane.js';
@@ -43,8 +45,8 @@ export function parseInventory(json: string): Inventory {
 
 /** What the table holds once `ruleset` was swapped in. */
 export function inventoryOf(ruleset: Ruleset): Inventory {
-  const named = (kind: string): string[] => ruleset.objects.filter((object) => object.kind === kind).map((object) => object.name);
-  return { exists: true, chains: named('chain'), sets: [...ruleset.learntSets.map((set) => set.name), ...named('set')], maps: named('map') };
+  const named = (kind: string): string[] => ruleset.allObjects.filter((object) => object.kind === kind).map((object) => object.name);
+  return { exists: true, chains: named('chain'), sets: named('set'), maps: named('map') };
 }
 
 export interface SwapOptions {
@@ -55,17 +57,18 @@ export interface SwapOptions {
 /** The transaction that turns the table from `existing` into `ruleset`. */
 export function swapText(ruleset: Ruleset, existing: Inventory, options: SwapOptions): string {
   const table = `inet ${ruleset.options.table}`;
-  const keptLearnt = new Set(ruleset.learntSets.map((set) => set.name));
+  const wanted = new Map(ruleset.allObjects.map((object) => [object.name, object]));
+  const present = new Set([...existing.chains, ...existing.sets, ...existing.maps]);
+  const obsolete = (name: string): boolean => !wanted.has(name);
   const lines = [`add table ${table}`];
-  for (const chain of existing.chains) lines.push(`flush chain ${table} ${chain}`);
-  // Verdict maps refer to chains, so they go before the chains.
-  for (const map of existing.maps) lines.push(`delete map ${table} ${map}`);
-  for (const chain of existing.chains) if (chain !== ruleset.baseChain) lines.push(`delete chain ${table} ${chain}`);
-  for (const set of existing.sets) {
-    if (!keptLearnt.has(set)) lines.push(`delete set ${table} ${set}`);
-    else if (options.flushLearnt) lines.push(`flush set ${table} ${set}`);
-  }
-  return `${lines.join('\n')}\n${ruleset.definition()}`;
+  for (const object of ruleset.objects) if (object.refill && present.has(object.name)) lines.push(`flush ${object.kind} ${table} ${object.name}`);
+  for (const chain of existing.chains.filter(obsolete)) lines.push(`flush chain ${table} ${chain}`);
+  // Verdict maps refer to chains, chains to sets: delete in that order.
+  for (const map of existing.maps.filter(obsolete)) lines.push(`delete map ${table} ${map}`);
+  for (const chain of existing.chains.filter(obsolete)) lines.push(`delete chain ${table} ${chain}`);
+  for (const set of existing.sets.filter(obsolete)) lines.push(`delete set ${table} ${set}`);
+  if (options.flushLearnt) for (const set of ruleset.learntSets) if (present.has(set.name)) lines.push(`flush set ${table} ${set.name}`);
+  return `${lines.join('\n')}\n${ruleset.definition((object) => object.refill || !present.has(object.name))}`;
 }
 
 interface Element {
@@ -159,11 +162,14 @@ export function batchText(ruleset: Ruleset, batch: DataplaneBatch, now: number):
   return { text: lines.length === 0 ? '' : `${lines.join('\n')}\n`, count };
 }
 
-/** Every element of `entries`, after a swap; `replace` when the sets were not flushed and may hold some of them. */
-export function elementsText(ruleset: Ruleset, entries: readonly EntrySnapshot[], now: number, replace: boolean): ElementText {
+/**
+ * Every element of `entries`, after a swap. A plain add: into sets just emptied, or,
+ * at the first resync, over elements of an earlier run that hold the same entries.
+ */
+export function elementsText(ruleset: Ruleset, entries: readonly EntrySnapshot[], now: number): ElementText {
   const lines: string[] = [];
   const bySet = group(ruleset, entries, now);
-  addCommands(`inet ${ruleset.options.table}`, bySet, replace, lines);
+  addCommands(`inet ${ruleset.options.table}`, bySet, false, lines);
   let count = 0;
   for (const keys of bySet.values()) count += keys.size;
   return { text: lines.length === 0 ? '' : `${lines.join('\n')}\n`, count };
