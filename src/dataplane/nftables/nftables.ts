@@ -104,7 +104,11 @@ export class NftablesDataplane implements Dataplane {
     if (this.ruleset === undefined) return Promise.resolve();
     this.pendingSwap ??= this.enqueue(async () => {
       this.pendingSwap = undefined;
+      const before = new Set(this.inventory.sets);
       await this.swap('policy', 'policy');
+      // A learnt set that is new (a rule newly in force, an address family newly in use)
+      // starts empty; entries the map already holds for it come with a resync.
+      if ((this.ruleset as Ruleset).learntSets.some((set) => !before.has(set.name))) this.resyncListener?.();
     }).catch(() => this.resyncListener?.());
     return this.pendingSwap;
   }
