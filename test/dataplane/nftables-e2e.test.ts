@@ -190,8 +190,9 @@ test('a restart keeps enforcement without a gap (fail-static)', { skip }, async 
   const done = join(fixture, 'restart-done');
   const allowedProbe = webA.agent.probe('203.0.113.54', 443, done);
   const blockedProbe = webB.agent.probe('203.0.113.54', 443, done, 100, 200);
-  await dnsgate!.stop();
+  await dnsgate!.stop(true);
   await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.match(await nftIn(topology.node, 'list', 'table', 'inet', TABLE), /203\.0\.113\.54/, 'the table stays while dnsgate is down');
   assert.equal(await other.agent.connects('203.0.113.54', 80), true, 'the unselected pod, while dnsgate is down');
   dnsgate = await startNodeDnsgate(topology.node, topology.pods.map((pod) => pod.gateway), dnsgateArgs());
   await new Promise((resolve) => setTimeout(resolve, 500));

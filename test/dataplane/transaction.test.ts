@@ -61,7 +61,7 @@ test('a batch: removals tolerate absent elements, upserts replace with the remai
 test('a swap deletes what the new ruleset does not name, refills the maps and the base chain, and keeps learnt sets it still uses', async () => {
   const ruleset = await compile(POLICIES, PODS);
   const learnt = ruleset.learntSetFor(DOMAIN_RULE, 4)!;
-  const existing = { exists: true, chains: ['egress_forward', 'class_0', 'class_7'], sets: [learnt, 'learnt_pod4_0000000000000000', 'ports_000000000000'], maps: ['enforced_v4'] };
+  const existing = { chains: ['egress_forward', 'class_0', 'class_7'], sets: [learnt, 'learnt_pod4_0000000000000000', 'ports_000000000000'], maps: ['enforced_v4'] };
   const text = swapText(ruleset, existing, { flushLearnt: false });
   const lines = text.split('\n');
   assert.deepEqual(lines.slice(0, lines.indexOf('table inet dnsgate {')), [

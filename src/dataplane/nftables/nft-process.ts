@@ -58,8 +58,8 @@ export class NftProcess {
   private queue: Promise<unknown> = Promise.resolve();
   private sequence = 0;
   private stopped = false;
-  private readonly dir = mkdtempSync(join(memoryDir(), 'dnsgate-nft-'));
-  private readonly file = join(this.dir, 'transaction.nft');
+  /** Holds the transaction file and nft's input history; made with the first transaction. */
+  private dir: string | undefined;
 
   constructor(
     /** The argv of `nft -i` (tests run it inside a network namespace). */
@@ -77,20 +77,22 @@ export class NftProcess {
 
   private runNow(text: string): Promise<void> {
     if (this.stopped) return Promise.reject(new Error('nft process stopped'));
-    const child = this.child ?? this.spawn();
-    writeFileSync(this.file, text);
+    const dir = (this.dir ??= mkdtempSync(join(memoryDir(), 'dnsgate-nft-')));
+    const child = this.child ?? this.spawn(dir);
+    const file = join(dir, 'transaction.nft');
+    writeFileSync(file, text);
     const marker = `dnsgate-ack-${++this.sequence}`;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => child.kill('SIGKILL'), TRANSACTION_TIMEOUT_MS);
       this.job = { marker, resolve, reject, timer };
-      child.stdin.write(`include "${this.file}"\n${marker}\n`);
+      child.stdin.write(`include "${file}"\n${marker}\n`);
     });
   }
 
-  private spawn(): ChildProcessWithoutNullStreams {
+  private spawn(dir: string): ChildProcessWithoutNullStreams {
     const [file, args] = this.command;
     // nft -i keeps a history of its input in $HOME: here, in the private directory.
-    const child = spawn(file, [...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, HOME: this.dir } });
+    const child = spawn(file, [...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, HOME: dir } });
     this.child = child;
     this.stderr = '';
     child.stdout.resume();
@@ -146,6 +148,6 @@ export class NftProcess {
       child.stdin.end();
       await gone;
     }
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.dir !== undefined) rmSync(this.dir, { recursive: true, force: true });
   }
 }

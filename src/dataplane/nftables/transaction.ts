@@ -21,20 +21,19 @@ import type { Ruleset } from './ruleset.js';
 
 /** What the table holds, by name, as `nft -j -t list table` reports it. */
 export interface Inventory {
-  exists: boolean;
   chains: string[];
   sets: string[];
   maps: string[];
 }
 
-export const EMPTY_INVENTORY: Inventory = { exists: false, chains: [], sets: [], maps: [] };
+export const EMPTY_INVENTORY: Inventory = { chains: [], sets: [], maps: [] };
 
 /** Elements per `add element` command, so that an error message quoting one stays short. */
 const ELEMENTS_PER_COMMAND = 1000;
 
 export function parseInventory(json: string): Inventory {
   const parsed = JSON.parse(json) as { nftables?: Record<string, { name?: string }>[] };
-  const inventory: Inventory = { exists: true, chains: [], sets: [], maps: [] };
+  const inventory: Inventory = { chains: [], sets: [], maps: [] };
   for (const item of parsed.nftables ?? []) {
     if (item.chain?.name !== undefined) inventory.chains.push(item.chain.name);
     if (item.set?.name !== undefined) inventory.sets.push(item.set.name);
@@ -46,7 +45,7 @@ export function parseInventory(json: string): Inventory {
 /** What the table holds once `ruleset` was swapped in. */
 export function inventoryOf(ruleset: Ruleset): Inventory {
   const named = (kind: string): string[] => ruleset.allObjects.filter((object) => object.kind === kind).map((object) => object.name);
-  return { exists: true, chains: named('chain'), sets: named('set'), maps: named('map') };
+  return { chains: named('chain'), sets: named('set'), maps: named('map') };
 }
 
 export interface SwapOptions {
