@@ -142,7 +142,7 @@ export class Metrics {
   });
   readonly nftablesErrors = new Counter({
     name: 'dnsgate_nftables_errors_total',
-    help: 'nft transactions that failed, by what they carried (batch: map changes, resync: the whole table, policy: a policy or pod change)',
+    help: 'nft transactions that failed, by what they carried (start: the table at start-up, batch: map changes, resync: the whole table, policy: a policy or pod change)',
     labelNames: ['operation'] as const,
     registers: [this.registry],
   });

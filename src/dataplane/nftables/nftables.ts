@@ -25,7 +25,7 @@ export interface NftablesLogger {
   error(message: string): void;
 }
 
-type Operation = 'batch' | 'resync' | 'policy';
+type Operation = 'start' | 'batch' | 'resync' | 'policy';
 
 function firstLine(error: unknown): string {
   return ((error as Error).message ?? String(error)).trim().split('\n')[0];
@@ -70,7 +70,7 @@ export class NftablesDataplane implements Dataplane {
     this.inventory = await this.readInventory(true);
     const existingSets = new Set(this.inventory.sets);
     try {
-      await this.enqueue(() => this.swap('policy', 'start'));
+      await this.enqueue(() => this.swap('start'));
     } catch (error) {
       throw new ConfigError(`--dataplane nftables: cannot install table ${this.table}: ${firstLine(error)}`);
     }
@@ -94,7 +94,7 @@ export class NftablesDataplane implements Dataplane {
 
   resync(entries: readonly EntrySnapshot[]): Promise<void> {
     return this.enqueue(async () => {
-      await this.swap('resync', 'resync', entries);
+      await this.swap('resync', entries);
       this.keepUnknownElements = false;
       this.problem = undefined;
     });
@@ -105,7 +105,7 @@ export class NftablesDataplane implements Dataplane {
     this.pendingSwap ??= this.enqueue(async () => {
       this.pendingSwap = undefined;
       const before = new Set(this.inventory.sets);
-      await this.swap('policy', 'policy');
+      await this.swap('policy');
       // A learnt set that is new (a rule newly in force, an address family newly in use)
       // starts empty; entries the map already holds for it come with a resync.
       if ((this.ruleset as Ruleset).learntSets.some((set) => !before.has(set.name))) this.resyncListener?.();
@@ -127,7 +127,7 @@ export class NftablesDataplane implements Dataplane {
   }
 
   /** Compiles the current policies and pods and replaces the table with them (and `entries`, when given) in one transaction. */
-  private async swap(operation: Operation, reason: string, entries?: readonly EntrySnapshot[]): Promise<void> {
+  private async swap(operation: Exclude<Operation, 'batch'>, entries?: readonly EntrySnapshot[]): Promise<void> {
     const started = performance.now();
     if (this.inventoryStale) this.inventory = await this.readInventory(false);
     const ruleset = this.compile();
@@ -141,8 +141,9 @@ export class NftablesDataplane implements Dataplane {
     await this.run(operation, text);
     this.ruleset = ruleset;
     this.inventory = inventoryOf(ruleset);
+    this.inventoryStale = false;
     this.metrics.nftablesElements.inc(count);
-    this.metrics.nftablesSwapDuration.labels(reason).observe((performance.now() - started) / 1000);
+    this.metrics.nftablesSwapDuration.labels(operation).observe((performance.now() - started) / 1000);
   }
 
   /** The ruleset of the current policies and pods; an engine is immutable, so its ruleset is compiled once. */
