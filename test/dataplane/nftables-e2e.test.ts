@@ -205,3 +205,12 @@ test('a restart keeps enforcement without a gap (fail-static)', { skip }, async 
   assert.equal((await topology.node.get(`http://${ADMIN}/readyz`))?.status, 200);
   assert.deepEqual((await webA.agent.resolveConnect('swap.allowed.world', webA.gateway, 443)).ok, [true], 'and learns again');
 });
+
+test('node scope: an IP one pod resolved serves every pod the rule selects, and no other', { skip }, async () => {
+  await dnsgate!.stop(true);
+  dnsgate = await startNodeDnsgate(topology.node, topology.pods.map((pod) => pod.gateway), [...dnsgateArgs(), '--scope', 'node']);
+  assert.match(await nftIn(topology.node, 'list', 'table', 'inet', TABLE), /set learnt_node4_\w+ \{\n\t\ttype ipv4_addr\n/);
+  assert.deepEqual((await webB.agent.resolveConnect('n43.allowed.world', webB.gateway, 443)).ok, [true]);
+  assert.equal(await webA.agent.connects('203.0.113.43', 443), true, 'web-a, selected by the same rule, shares it');
+  assert.equal(await webA.agent.connects('203.0.113.43', 80, 500), false, 'on the rule’s port only');
+});
