@@ -4,6 +4,7 @@
  */
 import { ALLOWED_MAP_RSS } from './micro/allowed-map.js';
 import type { Figure } from './micro/measure.js';
+import { NFTABLES_RESYNC } from './micro/nftables-resync.js';
 import { PLAN } from './plan.js';
 import type { TargetSummary } from './summary.js';
 import { BARE_RELAY } from './targets/bare-relay.js';
@@ -70,6 +71,7 @@ export function judgeGoals(targets: ReadonlyMap<string, TargetSummary>, micro: r
   // The median: on a shared machine a few scheduling stalls swing the average by more than the target.
   const addedOverRelay = full?.latency && relay?.latency ? full.latency.p50Us - relay.latency.p50Us : undefined;
   const mapRss = micro.find((figure) => figure.name === ALLOWED_MAP_RSS)?.value;
+  const resync = micro.find((figure) => figure.name === NFTABLES_RESYNC)?.value;
   return [
     judge({ goal: `${DNSGATE_FULL} ≥ 0.85× ${BARE_RELAY} throughput`, limit: 0.85, unit: '×', kind: 'min' }, qpsRatio(targets, DNSGATE_FULL, BARE_RELAY), fullCaveat),
     judge({ goal: `${DNSGATE_FULL} ≥ 1.1× ${DNSMASQ} throughput`, limit: 1.1, unit: '×', kind: 'min' }, qpsRatio(targets, DNSGATE_FULL, DNSMASQ), fullCaveat),
@@ -77,5 +79,10 @@ export function judgeGoals(targets: ReadonlyMap<string, TargetSummary>, micro: r
     holdGoal(full, DNSGATE_FULL, 'none'),
     holdGoal(targets.get(DNSGATE_FULL_NFTABLES), DNSGATE_FULL_NFTABLES, 'nftables'),
     judge({ goal: 'allowed map: 100k entries ≤ 100 MB RSS', limit: 100, unit: 'MB', kind: 'max' }, mapRss, undefined),
+    judge(
+      { goal: 'nftables: full resync of 10k policies and 100k elements ≤ 2 s', limit: 2, unit: 's', kind: 'max' },
+      resync,
+      resync === undefined ? 'needs root, nft and ip' : undefined,
+    ),
   ];
 }

@@ -18,7 +18,7 @@ import { ResponseCache } from './cache/response-cache.js';
 import { ConfigError, type Config } from './config/load.js';
 import { Rcode } from './dns/constants.js';
 import type { Dataplane } from './dataplane/dataplane.js';
-import { NoDataplane } from './dataplane/none.js';
+import { createDataplane } from './dataplane/create.js';
 import { IdentityStore } from './identity/store.js';
 import { KubeClient } from './kube/client.js';
 import { resolveServiceUpstream } from './kube/service.js';
@@ -90,11 +90,12 @@ export class App {
       },
     );
     this.metrics.allowedEntriesSource = () => this.map.size;
-    this.dataplane = overrides.dataplane ?? new NoDataplane();
+    this.dataplane = overrides.dataplane ?? createDataplane(config, this.engine, this.metrics, logger);
     this.readiness.require('listeners', 'listeners are not bound yet');
     this.readiness.require('identities', 'pods are not loaded yet');
     this.readiness.require('policies', 'policies are not loaded yet');
     this.readiness.require('dataplane', 'the dataplane is not synced yet');
+    this.readiness.watch(() => this.dataplane.unhealthyReason());
   }
 
   /** Starts serving. Throws ConfigError for problems the user must fix (exit 2). */
@@ -136,6 +137,10 @@ export class App {
         denyRcode: config.denyResponse === 'off' ? undefined : config.denyResponse === 'refused' ? Rcode.Refused : Rcode.NXDomain,
       },
     );
+    await this.dataplane.start();
+    const syncPolicy = (): void => void this.dataplane.syncPolicy();
+    this.policies.onChange(syncPolicy);
+    this.identity.onChange(syncPolicy);
     await this.restoreMap();
     await this.pipeline.committer!.resync();
     this.readiness.satisfy('dataplane');

@@ -143,6 +143,29 @@ export class Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
+  readonly nftablesErrors = new Counter({
+    name: 'dnsgate_nftables_errors_total',
+    help: 'nft transactions that failed, by what they carried (start: the table at start-up, batch: map changes, resync: the whole table, policy: a policy or pod change)',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
+  readonly nftablesRestarts = new Counter({
+    name: 'dnsgate_nftables_restarts_total',
+    help: 'Times the nft process exited and was started again (each followed by a resync)',
+    registers: [this.registry],
+  });
+  readonly nftablesSwapDuration = new Histogram({
+    name: 'dnsgate_nftables_resync_duration_seconds',
+    help: 'Time to compile and atomically replace the whole nftables table, by why (start, policy, resync: with every learnt element)',
+    labelNames: ['reason'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    registers: [this.registry],
+  });
+  readonly nftablesElements = new Counter({
+    name: 'dnsgate_nftables_elements_programmed_total',
+    help: 'Learnt-set elements written or removed by acknowledged nft transactions',
+    registers: [this.registry],
+  });
   readonly denied = new Counter({
     name: 'dnsgate_denied_queries_total',
     help: 'Queries of enforced pods for names no policy allows, answered by --deny-response',

@@ -1,6 +1,7 @@
-/** Named start-up conditions; `/readyz` is 200 once all of them hold. */
+/** Named start-up conditions, and checks asked at each request; `/readyz` is 200 once all of them hold. */
 export class Readiness {
   private readonly waiting = new Map<string, string>();
+  private readonly checks: (() => string | undefined)[] = [];
 
   /** Registers a condition that does not hold yet, with the reason shown meanwhile. */
   require(name: string, reason: string): void {
@@ -16,11 +17,17 @@ export class Readiness {
     this.waiting.set(name, reason);
   }
 
+  /** Adds a condition evaluated at each request: undefined while it holds, else why not (a dataplane's health). */
+  watch(check: () => string | undefined): void {
+    this.checks.push(check);
+  }
+
   get ready(): boolean {
-    return this.waiting.size === 0;
+    return this.reasons().length === 0;
   }
 
   reasons(): string[] {
-    return [...this.waiting.values()];
+    const failing = this.checks.map((check) => check()).filter((reason): reason is string => reason !== undefined);
+    return [...this.waiting.values(), ...failing];
   }
 }

@@ -6,7 +6,8 @@
  * it travelled in that batch or in the one before.
  *
  * A failed batch fails the answers waiting on it; the next commit is then a resync of
- * the whole map, retried until the dataplane takes it.
+ * the whole map, retried until the dataplane takes it. So is the next commit after the
+ * dataplane says it lost what it held.
  */
 import type { AllowedMap } from '../allowmap/map.js';
 import type { Dataplane } from './dataplane.js';
@@ -30,7 +31,12 @@ export class Committer<Waiter> {
     private readonly map: AllowedMap,
     private readonly dataplane: Dataplane,
     private readonly listener: CommitListener<Waiter>,
-  ) {}
+  ) {
+    dataplane.onResyncNeeded(() => {
+      this.needsResync = true;
+      this.kick();
+    });
+  }
 
   /** Waits for the next batch; `waiter` is passed back when it completes or fails. */
   wait(waiter: Waiter): void {

@@ -13,10 +13,22 @@ export interface DataplaneBatch {
 
 export interface Dataplane {
   readonly name: string;
+  /**
+   * Puts in place what enforcement needs (the firewall table) before the first resync.
+   * Throws ConfigError when the dataplane cannot work on this machine at all.
+   */
+  start(): Promise<void>;
   /** Resolves when the batch is in effect; rejects when it is not (the caller decides what that means for held answers). */
   apply(batch: DataplaneBatch): Promise<void>;
-  /** Replaces everything the dataplane holds with `entries` (start-up, after a failure, after a policy change). */
+  /** Replaces everything the dataplane holds with `entries` (start-up, after a failure). */
   resync(entries: readonly EntrySnapshot[]): Promise<void>;
+  /**
+   * The policies or pods changed: brings what depends on them up to date. Never rejects;
+   * a failure shows in `unhealthyReason` and asks for a resync.
+   */
+  syncPolicy(): Promise<void>;
+  /** `listener` is called when the dataplane lost what it held and needs a resync (say, its helper process died). */
+  onResyncNeeded(listener: () => void): void;
   /** undefined while healthy, else why not (shown by /readyz). */
   unhealthyReason(): string | undefined;
   stop(): Promise<void>;

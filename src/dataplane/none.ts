@@ -4,6 +4,10 @@ import type { Dataplane } from './dataplane.js';
 export class NoDataplane implements Dataplane {
   readonly name = 'none';
 
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
   apply(): Promise<void> {
     return Promise.resolve();
   }
@@ -11,6 +15,12 @@ export class NoDataplane implements Dataplane {
   resync(): Promise<void> {
     return Promise.resolve();
   }
+
+  syncPolicy(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  onResyncNeeded(): void {}
 
   unhealthyReason(): string | undefined {
     return undefined;

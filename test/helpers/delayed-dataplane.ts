@@ -19,6 +19,10 @@ export class DelayedDataplane implements Dataplane {
     this.delayMs = delayMs;
   }
 
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
   async apply(batch: DataplaneBatch): Promise<void> {
     this.batches.push(batch);
     await new Promise((resolve) => setTimeout(resolve, this.delayMs));
@@ -44,6 +48,12 @@ export class DelayedDataplane implements Dataplane {
     this.programmed.clear();
     for (const entry of entries) this.programmed.set(`${entry.clientKey ?? ''}|${entry.ip}`, entry);
   }
+
+  syncPolicy(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  onResyncNeeded(): void {}
 
   unhealthyReason(): string | undefined {
     return undefined;

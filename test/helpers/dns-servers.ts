@@ -142,8 +142,8 @@ ${zoneEntries.join('\n')}
   return spawnDnsServer({ what: 'knotd', file: 'knotd', args: ['-c', join(dir, 'knot.conf')], address, port, probeName: Object.keys(zones)[0], place: options.place, dir });
 }
 
-/** unbound on `address`, resolving everything through `knot` (a stub for the root). */
-export async function startUnbound(address: string, knot: { address: string; port: number }): Promise<DnsServer> {
+/** unbound on `address`, resolving everything through `knot` (a stub for the root); in `place` when given. */
+export async function startUnbound(address: string, knot: { address: string; port: number }, place: Place = HOST): Promise<DnsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'dnsgate-unbound-'));
   const port = await freePort(address);
   writeFileSync(
@@ -177,7 +177,7 @@ stub-zone:
   stub-addr: ${knot.address}@${knot.port}
 `,
   );
-  return spawnDnsServer({ what: 'unbound', file: 'unbound', args: ['-d', '-c', join(dir, 'unbound.conf')], address, port, probeName: 'www.example.com', dir });
+  return spawnDnsServer({ what: 'unbound', file: 'unbound', args: ['-d', '-c', join(dir, 'unbound.conf')], address, port, probeName: 'www.example.com', place, dir });
 }
 
 /** knot with the standard root zone plus `extraZones`, and unbound in front of it. */

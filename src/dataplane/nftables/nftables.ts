@@ -1,0 +1,203 @@
+/**
+ * `--dataplane nftables`: the allowed-IP map and the egress policies of enforced pods,
+ * enforced by one nftables table of dnsgate's own. See README.md.
+ *
+ * Every transaction goes through one queue, and is compiled when its turn comes, so a
+ * batch of elements always names the sets of the table as it is at that moment.
+ */
+import { execFile } from 'node:child_process';
+import type { Metrics } from '../../admin/metrics.js';
+import type { EntrySnapshot } from '../../allowmap/entry.js';
+import { ConfigError } from '../../config/load.js';
+import type { PolicyEngine } from '../../policy/index.js';
+import type { Dataplane, DataplaneBatch } from '../dataplane.js';
+import { NftProcess } from './nft-process.js';
+import { compileRuleset, type Ruleset, type RulesetOptions } from './ruleset.js';
+import { EMPTY_INVENTORY, batchText, elementsText, inventoryOf, parseInventory, swapText, type Inventory } from './transaction.js';
+
+export interface NftablesOptions extends RulesetOptions {
+  /** The nft command: file and leading arguments (tests run it inside a network namespace). */
+  nft?: readonly [string, readonly string[]];
+}
+
+export interface NftablesLogger {
+  info(message: string): void;
+  error(message: string): void;
+}
+
+type Operation = 'start' | 'batch' | 'resync' | 'policy';
+
+function firstLine(error: unknown): string {
+  return ((error as Error).message ?? String(error)).trim().split('\n')[0];
+}
+
+export class NftablesDataplane implements Dataplane {
+  readonly name = 'nftables';
+  private readonly nft: readonly [string, readonly string[]];
+  private readonly process: NftProcess;
+  /** What the kernel holds, as of the last transaction that replaced the table. */
+  private ruleset: Ruleset | undefined;
+  private inventory: Inventory = EMPTY_INVENTORY;
+  /** After a failure the table may not be what dnsgate last made it: read it again before replacing it. */
+  private inventoryStale = false;
+  /**
+   * Until the first resync, learnt sets keep elements this process does not know: those
+   * an earlier run learnt, still in force (fail-static). Later resyncs write them whole.
+   */
+  private keepUnknownElements = true;
+  private problem: string | undefined;
+  private resyncListener: (() => void) | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private compiled: { engine: PolicyEngine; ruleset: Ruleset } | undefined;
+  /** A policy swap queued and not yet compiled: later changes ride on it. */
+  private pendingSwap: Promise<void> | undefined;
+
+  constructor(
+    private readonly options: NftablesOptions,
+    private readonly policy: { readonly current: PolicyEngine },
+    private readonly metrics: Metrics,
+    private readonly logger: NftablesLogger,
+  ) {
+    this.nft = options.nft ?? ['nft', []];
+    this.process = new NftProcess([this.nft[0], [...this.nft[1], '-i']], (reason) => this.lostProcess(reason));
+  }
+
+  private get table(): string {
+    return `inet ${this.options.table}`;
+  }
+
+  async start(): Promise<void> {
+    this.inventory = await this.readInventory(true);
+    const existingSets = new Set(this.inventory.sets);
+    try {
+      await this.enqueue(() => this.swap('start'));
+    } catch (error) {
+      throw new ConfigError(`--dataplane nftables: cannot install table ${this.table}: ${firstLine(error)}`);
+    }
+    const ruleset = this.ruleset as Ruleset;
+    const keptLearnt = ruleset.learntSets.filter((set) => existingSets.has(set.name)).length;
+    this.logger.info(
+      `nftables: table ${this.table} on hook ${this.options.hook}: ${ruleset.enforcedPods} enforced pods in ${ruleset.classes} chains, ${ruleset.learntSets.length} learnt sets (${keptLearnt} kept with their elements)`,
+    );
+  }
+
+  apply(batch: DataplaneBatch): Promise<void> {
+    return this.enqueue(async () => {
+      const ruleset = this.ruleset;
+      if (ruleset === undefined) throw new Error(`nftables: table ${this.table} is not installed`);
+      const { text, count } = batchText(ruleset, batch, Date.now());
+      if (text === '') return;
+      await this.run('batch', text);
+      this.metrics.nftablesElements.inc(count);
+    });
+  }
+
+  resync(entries: readonly EntrySnapshot[]): Promise<void> {
+    return this.enqueue(async () => {
+      await this.swap('resync', entries);
+      this.keepUnknownElements = false;
+      this.problem = undefined;
+    });
+  }
+
+  syncPolicy(): Promise<void> {
+    if (this.ruleset === undefined) return Promise.resolve();
+    this.pendingSwap ??= this.enqueue(async () => {
+      this.pendingSwap = undefined;
+      const before = new Set(this.inventory.sets);
+      await this.swap('policy');
+      // A learnt set that is new (a rule newly in force, an address family newly in use)
+      // starts empty; entries the map already holds for it come with a resync.
+      if ((this.ruleset as Ruleset).learntSets.some((set) => !before.has(set.name))) this.resyncListener?.();
+    }).catch(() => this.resyncListener?.());
+    return this.pendingSwap;
+  }
+
+  onResyncNeeded(listener: () => void): void {
+    this.resyncListener = listener;
+  }
+
+  unhealthyReason(): string | undefined {
+    return this.problem;
+  }
+
+  /** Stops nft and leaves the table in place: enforcement goes on while dnsgate is away (fail-static). */
+  stop(): Promise<void> {
+    return this.process.stop();
+  }
+
+  /** Compiles the current policies and pods and replaces the table with them (and `entries`, when given) in one transaction. */
+  private async swap(operation: Exclude<Operation, 'batch'>, entries?: readonly EntrySnapshot[]): Promise<void> {
+    const started = performance.now();
+    if (this.inventoryStale) this.inventory = await this.readInventory(false);
+    const ruleset = this.compile();
+    let text = swapText(ruleset, this.inventory, { flushLearnt: entries !== undefined && !this.keepUnknownElements });
+    let count = 0;
+    if (entries !== undefined) {
+      const elements = elementsText(ruleset, entries, Date.now());
+      text += elements.text;
+      count = elements.count;
+    }
+    await this.run(operation, text);
+    this.ruleset = ruleset;
+    this.inventory = inventoryOf(ruleset);
+    this.inventoryStale = false;
+    this.metrics.nftablesElements.inc(count);
+    this.metrics.nftablesSwapDuration.labels(operation).observe((performance.now() - started) / 1000);
+  }
+
+  /** The ruleset of the current policies and pods; an engine is immutable, so its ruleset is compiled once. */
+  private compile(): Ruleset {
+    const engine = this.policy.current;
+    if (this.compiled?.engine !== engine) this.compiled = { engine, ruleset: compileRuleset(engine, this.options) };
+    return this.compiled.ruleset;
+  }
+
+  private async run(operation: Operation, text: string): Promise<void> {
+    try {
+      await this.process.run(text);
+    } catch (error) {
+      this.metrics.nftablesErrors.labels(operation).inc();
+      this.inventoryStale = true;
+      this.problem = `nftables ${operation} failed: ${firstLine(error)}; resyncing`;
+      this.logger.error(this.problem);
+      throw error;
+    }
+  }
+
+  private lostProcess(reason: string): void {
+    this.metrics.nftablesRestarts.inc();
+    this.inventoryStale = true;
+    this.problem = `nftables: ${reason}; restarting nft and resyncing`;
+    this.logger.error(this.problem);
+    this.resyncListener?.();
+  }
+
+  private enqueue<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(job);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * The objects of the table, by name, from a one-shot `nft -j -t list table` (terse: no
+   * elements). At start-up its failures say whether nft is there and may change the ruleset.
+   */
+  private readInventory(startUp: boolean): Promise<Inventory> {
+    const [file, prefix] = this.nft;
+    return new Promise((resolve, reject) => {
+      execFile(file, [...prefix, '-j', '-t', 'list', 'table', 'inet', this.options.table], { maxBuffer: 1 << 30 }, (error, stdout, stderr) => {
+        if (!error) {
+          resolve(parseInventory(stdout));
+          return;
+        }
+        const said = String(stderr).trim().split('\n')[0] ?? '';
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') reject(new ConfigError(`--dataplane nftables: ${file} not found; install nftables`));
+        else if (/No such file or directory/.test(said)) resolve(EMPTY_INVENTORY);
+        else if (/Operation not permitted|Permission denied/.test(said)) {
+          reject(new ConfigError(`--dataplane nftables: nft may not read or change the ruleset: ${said}; dnsgate needs root or CAP_NET_ADMIN`));
+        } else reject(startUp ? new ConfigError(`--dataplane nftables: nft failed: ${said || error.message}`) : new Error(`nft list table failed: ${said || error.message}`));
+      });
+    });
+  }
+}

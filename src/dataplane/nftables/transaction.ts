@@ -1,0 +1,175 @@
+/**
+ * The text of each nft transaction dnsgate sends. Every text is one transaction, in
+ * effect all at once or not at all.
+ *
+ * A swap turns the table into a new ruleset. Chains and static sets are named by their
+ * content, so one that exists already is the one wanted and stays untouched; the rest
+ * are deleted (chains emptied first, so that nothing refers to what goes) or defined.
+ * The verdict maps and the base chain keep their names and are emptied and refilled,
+ * the base chain's hook staying registered throughout. Learnt sets stay with their
+ * elements unless the swap writes every element anew.
+ *
+ * Elements are written with a timeout equal to the entry's remaining lifetime, so the
+ * kernel expires them even when dnsgate is gone. In a batch, an element that may exist
+ * is added, deleted and added again: nft 1.0.6 neither updates the timeout of an
+ * existing element on add nor tolerates deleting an absent one, and within one
+ * transaction this leaves no moment without the element.
+ */
+import type { EntrySnapshot } from '../../allowmap/entry.js';
+import type { DataplaneBatch } from '../dataplane.js';
+import type { Ruleset } from './ruleset.js';
+
+/** What the table holds, by name, as `nft -j -t list table` reports it. */
+export interface Inventory {
+  chains: string[];
+  sets: string[];
+  maps: string[];
+}
+
+export const EMPTY_INVENTORY: Inventory = { chains: [], sets: [], maps: [] };
+
+/** Elements per `add element` command, so that an error message quoting one stays short. */
+const ELEMENTS_PER_COMMAND = 1000;
+
+export function parseInventory(json: string): Inventory {
+  const parsed = JSON.parse(json) as { nftables?: Record<string, { name?: string }>[] };
+  const inventory: Inventory = { chains: [], sets: [], maps: [] };
+  for (const item of parsed.nftables ?? []) {
+    if (item.chain?.name !== undefined) inventory.chains.push(item.chain.name);
+    if (item.set?.name !== undefined) inventory.sets.push(item.set.name);
+    if (item.map?.name !== undefined) inventory.maps.push(item.map.name);
+  }
+  return inventory;
+}
+
+/** What the table holds once `ruleset` was swapped in. */
+export function inventoryOf(ruleset: Ruleset): Inventory {
+  const named = (kind: string): string[] => ruleset.allObjects.filter((object) => object.kind === kind).map((object) => object.name);
+  return { chains: named('chain'), sets: named('set'), maps: named('map') };
+}
+
+export interface SwapOptions {
+  /** Empty the learnt sets the ruleset keeps (their elements are about to be written whole). */
+  flushLearnt: boolean;
+}
+
+/** The transaction that turns the table from `existing` into `ruleset`. */
+export function swapText(ruleset: Ruleset, existing: Inventory, options: SwapOptions): string {
+  const table = `inet ${ruleset.options.table}`;
+  const wanted = new Map(ruleset.allObjects.map((object) => [object.name, object]));
+  const present = new Set([...existing.chains, ...existing.sets, ...existing.maps]);
+  const obsolete = (name: string): boolean => !wanted.has(name);
+  const lines = [`add table ${table}`];
+  for (const object of ruleset.objects) if (object.refill && present.has(object.name)) lines.push(`flush ${object.kind} ${table} ${object.name}`);
+  for (const chain of existing.chains.filter(obsolete)) lines.push(`flush chain ${table} ${chain}`);
+  // Verdict maps refer to chains, chains to sets: delete in that order.
+  for (const map of existing.maps.filter(obsolete)) lines.push(`delete map ${table} ${map}`);
+  for (const chain of existing.chains.filter(obsolete)) lines.push(`delete chain ${table} ${chain}`);
+  for (const set of existing.sets.filter(obsolete)) lines.push(`delete set ${table} ${set}`);
+  if (options.flushLearnt) for (const set of ruleset.learntSets) if (present.has(set.name)) lines.push(`flush set ${table} ${set.name}`);
+  return `${lines.join('\n')}\n${ruleset.definition((object) => object.refill || !present.has(object.name))}`;
+}
+
+interface Element {
+  set: string;
+  key: string;
+}
+
+/** The elements an entry stands for in `ruleset`: one per learnt set of its rules (and, in pod scope, per client IP of its family). */
+export function elementsOf(ruleset: Ruleset, entry: EntrySnapshot): Element[] {
+  const elements: Element[] = [];
+  for (const ref of entry.rules) {
+    const set = ruleset.learntSetFor(ref, entry.family);
+    if (set === undefined) continue;
+    if (ruleset.options.scope === 'node') elements.push({ set, key: entry.ip });
+    else for (const client of entry.clientIps) if (client.includes(':') === (entry.family === 6)) elements.push({ set, key: `${client} . ${entry.ip}` });
+  }
+  return elements;
+}
+
+/** Set name → element key → timeout in ms (keys in insertion order, the last write winning). */
+type ElementsBySet = Map<string, Map<string, number>>;
+
+function group(ruleset: Ruleset, entries: readonly EntrySnapshot[], now: number): ElementsBySet {
+  const bySet: ElementsBySet = new Map();
+  for (const entry of entries) {
+    const timeout = Math.ceil(entry.expiresAt - now);
+    if (timeout <= 0) continue;
+    for (const { set, key } of elementsOf(ruleset, entry)) {
+      let keys = bySet.get(set);
+      if (!keys) bySet.set(set, (keys = new Map()));
+      keys.set(key, timeout);
+    }
+  }
+  return bySet;
+}
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += ELEMENTS_PER_COMMAND) result.push(items.slice(i, i + ELEMENTS_PER_COMMAND));
+  return result;
+}
+
+function withTimeouts(keys: readonly [string, number][]): string {
+  return keys.map(([key, timeout]) => `${key} timeout ${timeout}ms`).join(', ');
+}
+
+/** Adds `bySet`, replacing elements that may exist (`replace`) or into sets known to be empty. */
+function addCommands(table: string, bySet: ElementsBySet, replace: boolean, lines: string[]): void {
+  for (const [set, keys] of bySet) {
+    for (const chunk of chunks([...keys])) {
+      const add = `add element ${table} ${set} { ${withTimeouts(chunk)} }`;
+      if (replace) lines.push(add, `delete element ${table} ${set} { ${chunk.map(([key]) => key).join(', ')} }`);
+      lines.push(add);
+    }
+  }
+}
+
+export interface ElementText {
+  text: string;
+  /** Elements added or removed. */
+  count: number;
+}
+
+/**
+ * A batch of the map's changes. Removals of entries whose time is up are skipped: the
+ * kernel expired those elements itself.
+ */
+export function batchText(ruleset: Ruleset, batch: DataplaneBatch, now: number): ElementText {
+  const table = `inet ${ruleset.options.table}`;
+  const lines: string[] = [];
+  let count = 0;
+  const removals = new Map<string, Set<string>>();
+  for (const removal of batch.removals) {
+    if (removal.expiresAt <= now) continue;
+    for (const { set, key } of elementsOf(ruleset, removal)) {
+      let keys = removals.get(set);
+      if (!keys) removals.set(set, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+  for (const [set, keys] of removals) {
+    for (const chunk of chunks([...keys])) {
+      // Adding first makes the delete succeed whether or not the element is still there.
+      lines.push(`add element ${table} ${set} { ${chunk.join(', ')} }`, `delete element ${table} ${set} { ${chunk.join(', ')} }`);
+      count += chunk.length;
+    }
+  }
+  const upserts = group(ruleset, batch.upserts, now);
+  addCommands(table, upserts, true, lines);
+  for (const keys of upserts.values()) count += keys.size;
+  return { text: lines.length === 0 ? '' : `${lines.join('\n')}\n`, count };
+}
+
+/**
+ * Every element of `entries`, after a swap. A plain add: into sets just emptied, or,
+ * at the first resync, over elements of an earlier run that hold the same entries.
+ */
+export function elementsText(ruleset: Ruleset, entries: readonly EntrySnapshot[], now: number): ElementText {
+  const lines: string[] = [];
+  const bySet = group(ruleset, entries, now);
+  addCommands(`inet ${ruleset.options.table}`, bySet, false, lines);
+  let count = 0;
+  for (const keys of bySet.values()) count += keys.size;
+  return { text: lines.length === 0 ? '' : `${lines.join('\n')}\n`, count };
+}

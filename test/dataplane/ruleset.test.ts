@@ -1,0 +1,229 @@
+/** The compiler: Calico policies and pods to the text of dnsgate's nftables table. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileRuleset } from '../../src/dataplane/nftables/ruleset.js';
+import { body, classOf, compile, engineOf, rules } from './compile.js';
+
+const WEB = { name: 'web', ips: ['10.0.0.1'], labels: { app: 'web' } };
+const OTHER = { name: 'other', ips: ['10.0.0.9'], labels: { app: 'other' } };
+
+function policy(name: string, egress: string, extra = ''): string {
+  return `apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata:
+  name: ${name}
+  namespace: shop
+spec:
+  selector: app == 'web'
+  types: [Egress]
+${extra}  egress:
+${egress}`;
+}
+
+test('enforced pods reach their class chain through the verdict map; unselected pods are not in the table', async () => {
+  const ruleset = await compile(policy('p', '    - action: Allow\n      protocol: TCP\n'), [WEB, { ...WEB, name: 'web2', ips: ['10.0.0.2', 'fd00::2'] }, OTHER]);
+  assert.equal(ruleset.enforcedPods, 2);
+  assert.equal(ruleset.classes, 1, 'pods with the same rules share a chain');
+  const chain = classOf(ruleset, '10.0.0.1');
+  assert.match(chain, /^class_[0-9a-f]{16}$/, 'named by its content');
+  assert.equal(classOf(ruleset, '10.0.0.2'), chain);
+  assert.equal(classOf(ruleset, 'fd00::2'), chain);
+  assert.ok(!ruleset.definition().includes('10.0.0.9'));
+  assert.deepEqual(rules(ruleset, chain), ['meta l4proto tcp accept', 'drop']);
+  assert.deepEqual(body(ruleset, 'egress_forward').split('\n'), [
+    'type filter hook forward priority filter; policy accept;',
+    'ct state established,related accept',
+    'ip saddr vmap @enforced_v4',
+    'ip6 saddr vmap @enforced_v6',
+  ]);
+});
+
+test('a policy without rules still makes egress default-deny', async () => {
+  const lockdown = `apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: lockdown, namespace: shop}
+spec:
+  selector: app == 'web'
+  types: [Egress]
+`;
+  const ruleset = await compile(lockdown, [WEB]);
+  assert.deepEqual(rules(ruleset, classOf(ruleset, '10.0.0.1')), ['drop']);
+});
+
+test('tiers: policies and rules in order, Pass returns to the next tier, Log goes on, each tier ends in its default action', async () => {
+  const policies = `apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: security}
+spec: {order: 10}
+---
+apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: lenient}
+spec: {order: 20, defaultAction: Pass}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: security.guard}
+spec:
+  tier: security
+  selector: app == 'web'
+  types: [Egress]
+  egress:
+    - {action: Log, protocol: TCP}
+    - {action: Deny, protocol: TCP, destination: {nets: [192.0.2.0/24]}}
+    - {action: Pass}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: lenient.only-udp}
+spec:
+  tier: lenient
+  selector: app == 'web'
+  types: [Egress]
+  egress:
+    - {action: Allow, protocol: UDP}
+---
+${policy('b-second', '    - {action: Allow, protocol: TCP}\n', '  order: 20\n')}
+---
+${policy('a-first', '    - {action: Deny, protocol: TCP, destination: {ports: [25]}}\n', '  order: 10\n')}
+`;
+  const ruleset = await compile(policies, [WEB]);
+  const tiers = rules(ruleset, classOf(ruleset, '10.0.0.1')).map((line) => /^jump (tier_\w+)$/.exec(line)?.[1] as string);
+  assert.equal(tiers.length, 3, 'one chain per tier, jumped to in tier order');
+  assert.deepEqual(rules(ruleset, tiers[0]), [
+    'meta l4proto tcp log prefix "dnsgate security|security.guard|log|0: "',
+    'meta l4proto tcp ip daddr 192.0.2.0/24 drop',
+    'return',
+  ], 'nothing is left to reach the default action after an unconditional Pass');
+  assert.deepEqual(rules(ruleset, tiers[1]), ['meta l4proto udp accept'], 'a Pass tier ends without a verdict');
+  assert.deepEqual(rules(ruleset, tiers[2]), ['meta l4proto tcp th dport 25 drop', 'meta l4proto tcp accept', 'drop'], 'order 10 before order 20');
+  assert.match(body(ruleset, tiers[0]), /comment "security\|security\.guard\|pass\|2"/);
+});
+
+test('protocol, ports, ranges, nets, their negations, ipVersion and ICMP', async () => {
+  const egress = `    - action: Allow
+      protocol: TCP
+      destination:
+        ports: [80, '8000:8100']
+        notPorts: [8080]
+        nets: [198.51.100.0/24, 203.0.113.0/24]
+        notNets: [198.51.100.7/32]
+    - action: Deny
+      notProtocol: UDP
+      ipVersion: 6
+    - action: Allow
+      protocol: ICMP
+      icmp: {type: 8, code: 0}
+    - action: Allow
+      protocol: UDP
+      source:
+        ports: [68]
+    - action: Allow
+      protocol: TCP
+      destination:
+        nets: [2001:db8::/32]
+`;
+  const ruleset = await compile(policy('p', egress), [{ ...WEB, ips: ['10.0.0.1', 'fd00::1'] }]);
+  const lines = rules(ruleset, classOf(ruleset, '10.0.0.1'));
+  assert.match(lines[0], /^meta l4proto tcp th dport @ports_\w+ th dport != 8080 ip daddr @addr4_\w+ ip daddr != 198\.51\.100\.7\/32 accept$/);
+  assert.match(body(ruleset, /th dport (@ports_\w+)/.exec(lines[0])![1].slice(1)), /elements = \{ 80, 8000-8100 \}/);
+  assert.match(body(ruleset, /ip daddr (@addr4_\w+)/.exec(lines[0])![1].slice(1)), /flags interval; auto-merge; elements = \{ 198\.51\.100\.0\/24, 203\.0\.113\.0\/24 \}/);
+  assert.deepEqual(lines.slice(1), [
+    'meta l4proto != udp meta nfproto ipv6 drop',
+    'meta l4proto icmp icmp type 8 icmp code 0 accept',
+    'meta l4proto udp th sport 68 accept',
+    'meta l4proto tcp ip6 daddr 2001:db8::/32 accept',
+    'drop',
+  ]);
+});
+
+test('selectors pick pods and NetworkSet nets; named ports resolve against the selected pods', async () => {
+  const policies = `apiVersion: projectcalico.org/v3
+kind: NetworkSet
+metadata: {name: partners, namespace: shop, labels: {kind: partner}}
+spec: {nets: [192.0.2.0/28]}
+---
+${policy('p', `    - action: Allow
+      destination:
+        selector: app == 'db' || kind == 'partner'
+        ports: [postgres]
+    - action: Allow
+      protocol: TCP
+      destination:
+        selector: app == 'nothing-has-this'
+`)}`;
+  const db = { name: 'db', ips: ['10.0.0.5'], labels: { app: 'db' }, ports: [{ name: 'postgres', containerPort: 5432 }] };
+  const ruleset = await compile(policies, [WEB, db]);
+  const lines = rules(ruleset, classOf(ruleset, '10.0.0.1'));
+  assert.equal(lines.length, 2, 'the rule that selects nothing never matches');
+  const [, addresses, namedPorts] = /^ip daddr @(addr4_\w+) ip daddr \. meta l4proto \. th dport @(nport4_\w+) accept$/.exec(lines[0]) ?? [];
+  assert.ok(addresses, lines[0]);
+  assert.match(body(ruleset, addresses), /elements = \{ 10\.0\.0\.5, 192\.0\.2\.0\/28 \}/);
+  assert.match(body(ruleset, namedPorts), /elements = \{ 10\.0\.0\.5 \. tcp \. 5432 \}/);
+});
+
+test('domain rules get a learnt set per address family: client . destination in pod scope, destination in node scope', async () => {
+  const policies = `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkSet
+metadata: {name: apis, labels: {kind: apis}}
+spec:
+  nets: [198.51.100.0/24]
+  allowedEgressDomains: [api.example.com]
+---
+${policy('p', `    - action: Allow
+      protocol: TCP
+      destination:
+        ports: [443]
+        domains: [www.example.com]
+    - action: Allow
+      destination:
+        selector: kind == 'apis'
+        namespaceSelector: global()
+`)}`;
+  const pods = [{ ...WEB, ips: ['10.0.0.1', 'fd00::1'] }];
+  const podScope = await compile(policies, pods);
+  const domainSet = podScope.learntSetFor('default|shop/default.p|allow|0', 4);
+  const domainSet6 = podScope.learntSetFor('default|shop/default.p|allow|0', 6);
+  const setsSet = podScope.learntSetFor('default|shop/default.p|allow|1', 4);
+  assert.ok(domainSet && domainSet6 && setsSet);
+  assert.match(domainSet, /^learnt_pod4_[0-9a-f]{16}$/);
+  assert.equal(body(podScope, domainSet), 'type ipv4_addr . ipv4_addr\nflags timeout\ncomment "default|shop/default.p|allow|0"');
+  assert.equal(body(podScope, domainSet6).split('\n')[0], 'type ipv6_addr . ipv6_addr');
+  const lines = rules(podScope, classOf(podScope, '10.0.0.1'));
+  assert.deepEqual(lines.slice(0, 2), [`meta l4proto tcp th dport 443 ip saddr . ip daddr @${domainSet} accept`, `meta l4proto tcp th dport 443 ip6 saddr . ip6 daddr @${domainSet6} accept`]);
+  assert.equal(lines[2], `ip daddr 198.51.100.0/24 accept`, 'the set’s nets…');
+  assert.equal(lines[3], `ip saddr . ip daddr @${setsSet} accept`, '…or an address learnt for its domains');
+
+  const nodeScope = await compile(policies, pods, 'node');
+  const nodeSet = nodeScope.learntSetFor('default|shop/default.p|allow|0', 4)!;
+  assert.match(nodeSet, /^learnt_node4_/);
+  assert.equal(body(nodeScope, nodeSet).split('\n')[0], 'type ipv4_addr');
+  assert.equal(rules(nodeScope, classOf(nodeScope, '10.0.0.1'))[0], `meta l4proto tcp th dport 443 ip daddr @${nodeSet} accept`);
+});
+
+test('a rule that an earlier rule of the chain always decides first is left out, unless it only logs', async () => {
+  const egress = `    - {action: Allow, protocol: UDP, destination: {ports: [53]}}
+    - {action: Log, protocol: UDP, destination: {ports: [53]}}
+    - {action: Deny, protocol: UDP, destination: {ports: [53]}}
+    - {action: Allow, protocol: TCP}
+`;
+  const ruleset = await compile(`${policy('a', egress)}\n---\n${policy('b', '    - {action: Allow, protocol: UDP, destination: {ports: [53]}}\n    - {action: Log}\n')}`, [WEB]);
+  assert.deepEqual(rules(ruleset, classOf(ruleset, '10.0.0.1')), ['meta l4proto udp th dport 53 accept', 'meta l4proto tcp accept', 'log prefix "dnsgate default|shop/default.b|log|1: "', 'drop']);
+});
+
+test('the same values share one set, whatever their order and whichever rule or class uses them', async () => {
+  const shared = "    - {action: Allow, protocol: UDP, destination: {ports: [53, 5353]}}\n";
+  const policies = `${policy('a', shared)}
+---
+${policy('b', `${shared}    - {action: Allow, protocol: TCP, destination: {ports: [5353, 53]}}\n`).replace("app == 'web'", "app == 'api'")}`;
+  const ruleset = await compile(policies, [WEB, { name: 'api', ips: ['10.0.0.3'], labels: { app: 'api' } }]);
+  const portSets = ruleset.objects.filter((object) => object.name.startsWith('ports_'));
+  assert.equal(portSets.length, 1);
+  assert.equal(ruleset.classes, 2);
+});
+
+test('output hook (sidecar): traffic over loopback is not egress', async () => {
+  const ruleset = compileRuleset(await engineOf(policy('p', '    - {action: Allow, protocol: TCP}\n'), [WEB]), { table: 'dnsgate', hook: 'output', scope: 'pod' });
+  assert.equal(ruleset.baseChain, 'egress_output');
+  assert.deepEqual(body(ruleset, 'egress_output').split('\n').slice(0, 2), ['type filter hook output priority filter; policy accept;', 'oifname "lo" accept']);
+});
