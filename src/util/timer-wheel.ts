@@ -10,9 +10,16 @@ export interface Deadline {
   onDeadline(): void;
 }
 
+interface Slot {
+  items: Deadline[];
+  tokens: number[];
+  dueAt: number[];
+}
+
 export class TimerWheel {
-  private readonly slots: { items: Deadline[]; tokens: number[]; dueAt: number[] }[];
+  private readonly slots: Slot[];
   private cursor = 0;
+  /** The time the cursor stands for; behind the clock while the event loop is busy. */
   private lastTick: number;
   private interval: NodeJS.Timeout | undefined;
   private pending = 0;
@@ -27,15 +34,9 @@ export class TimerWheel {
   }
 
   schedule(item: Deadline, delayMs: number): void {
-    const token = ++item.timerToken;
-    const dueAt = this.now() + delayMs;
-    const ticks = Math.max(1, Math.ceil(delayMs / this.resolutionMs));
-    const slot = this.slots[(this.cursor + Math.min(ticks, this.slots.length - 1)) % this.slots.length];
-    slot.items.push(item);
-    slot.tokens.push(token);
-    slot.dueAt.push(dueAt);
-    this.pending++;
     if (this.interval === undefined) this.start();
+    this.place(item, ++item.timerToken, this.now() + delayMs);
+    this.pending++;
   }
 
   cancel(item: Deadline): void {
@@ -48,44 +49,51 @@ export class TimerWheel {
     this.interval.unref();
   }
 
+  /**
+   * Puts an entry in the slot the cursor reaches at `dueAt`, counted from the time the
+   * cursor stands for rather than from now: counted from now, an entry scheduled while
+   * the ticks lag would come up early and wait a whole turn more.
+   */
+  private place(item: Deadline, token: number, dueAt: number): void {
+    const ticks = Math.max(1, Math.ceil((dueAt - this.lastTick) / this.resolutionMs));
+    const slot = this.slots[(this.cursor + Math.min(ticks, this.slots.length - 1)) % this.slots.length];
+    slot.items.push(item);
+    slot.tokens.push(token);
+    slot.dueAt.push(dueAt);
+  }
+
   /** Runs every slot the clock has passed since the last tick. */
   tick(): void {
     const now = this.now();
-    let steps = Math.floor((now - this.lastTick) / this.resolutionMs);
+    const steps = Math.floor((now - this.lastTick) / this.resolutionMs);
     if (steps <= 0) return;
-    this.lastTick += steps * this.resolutionMs;
-    steps = Math.min(steps, this.slots.length);
-    for (let s = 0; s < steps; s++) {
+    const due: Deadline[] = [];
+    const later: Slot = { items: [], tokens: [], dueAt: [] };
+    for (let step = 0; step < Math.min(steps, this.slots.length); step++) {
       this.cursor = (this.cursor + 1) % this.slots.length;
-      this.runSlot(this.slots[this.cursor], now);
+      const slot = this.slots[this.cursor];
+      for (let i = 0; i < slot.items.length; i++) {
+        const item = slot.items[i];
+        if (item.timerToken !== slot.tokens[i]) {
+          this.pending--;
+        } else if (slot.dueAt[i] < now + this.resolutionMs) {
+          this.pending--;
+          due.push(item);
+        } else {
+          later.items.push(item);
+          later.tokens.push(slot.tokens[i]);
+          later.dueAt.push(slot.dueAt[i]);
+        }
+      }
+      this.slots[this.cursor] = { items: [], tokens: [], dueAt: [] };
     }
+    this.lastTick += steps * this.resolutionMs;
+    for (let i = 0; i < later.items.length; i++) this.place(later.items[i], later.tokens[i], later.dueAt[i]);
+    // Fired last, so that what they schedule is placed against the settled cursor.
+    for (const item of due) item.onDeadline();
     if (this.pending === 0 && this.interval !== undefined) {
       clearInterval(this.interval);
       this.interval = undefined;
-    }
-  }
-
-  private runSlot(slot: { items: Deadline[]; tokens: number[]; dueAt: number[] }, now: number): void {
-    const { items, tokens, dueAt } = slot;
-    if (items.length === 0) return;
-    slot.items = [];
-    slot.tokens = [];
-    slot.dueAt = [];
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i];
-      if (item.timerToken !== tokens[i]) {
-        this.pending--;
-        continue;
-      }
-      if (dueAt[i] > now + this.resolutionMs) {
-        // Further away than one turn of the wheel: go round again.
-        slot.items.push(item);
-        slot.tokens.push(tokens[i]);
-        slot.dueAt.push(dueAt[i]);
-        continue;
-      }
-      this.pending--;
-      item.onDeadline();
     }
   }
 }

@@ -85,6 +85,7 @@ test('TCP: a bogus length closes the stream; garbage streams never stop the answ
   // A length of 3 cannot hold a DNS header.
   const closed = await new Promise<boolean>((resolve) => {
     const socket = connect({ host: dnsgate.address, port: dnsgate.port }, () => socket.write(Buffer.from([0, 3, 1, 2, 3])));
+    socket.resume();
     socket.on('close', () => resolve(true));
     socket.on('error', () => undefined);
     setTimeout(() => resolve(false), 3000);
@@ -99,13 +100,23 @@ test('TCP: a bogus length closes the stream; garbage streams never stop the answ
   assert.deepEqual(rcodes, ['FORMERR', 'NOERROR']);
 
   for (let i = 0; i < 50; i++) {
-    await new Promise<void>((resolve) => {
+    const closed = await new Promise<boolean>((resolve) => {
       const socket = connect({ host: dnsgate.address, port: dnsgate.port }, () => {
         socket.end(randomBytes(1 + (i * 37) % 500));
       });
-      socket.on('close', () => resolve());
-      socket.on('error', () => resolve());
+      // Whatever dnsgate answers is read, or the stream would never see its end.
+      socket.resume();
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve(false);
+      }, 5000);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      socket.on('error', () => undefined);
     });
+    assert.ok(closed, `dnsgate closed garbage stream ${i}`);
   }
   const result = await dig('www.example.com', { server: dnsgate.address, port: dnsgate.port, tcp: true });
   assert.equal(result.status, 'NOERROR');

@@ -40,3 +40,35 @@ test('a cancelled or rescheduled item fires only for its latest schedule', () =>
   wheel.tick();
   assert.deepEqual(fired, ['moved']);
 });
+
+test('an item scheduled while the ticks lag fires on time, not a turn late', () => {
+  let now = 0;
+  const wheel = new TimerWheel(10, 64, () => now);
+  const fired: string[] = [];
+  wheel.schedule(item(fired, 'first'), 5);
+  now = 300; // the event loop was busy: no tick for 300 ms
+  wheel.schedule(item(fired, 'second'), 100);
+  now = 310;
+  wheel.tick();
+  assert.deepEqual(fired, ['first']);
+  now = 395;
+  wheel.tick();
+  assert.deepEqual(fired, ['first']);
+  now = 405;
+  wheel.tick();
+  assert.deepEqual(fired, ['first', 'second'], 'due at 400, fired at the first tick after it');
+});
+
+test('what a deadline schedules is placed against the settled wheel', () => {
+  let now = 0;
+  const wheel = new TimerWheel(10, 64, () => now);
+  const fired: string[] = [];
+  const chained: Deadline = { timerToken: 0, onDeadline: () => { fired.push('first'); wheel.schedule(item(fired, 'second'), 50); } };
+  wheel.schedule(chained, 20);
+  now = 100; // several ticks at once
+  wheel.tick();
+  assert.deepEqual(fired, ['first']);
+  now = 155;
+  wheel.tick();
+  assert.deepEqual(fired, ['first', 'second']);
+});
