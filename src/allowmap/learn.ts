@@ -42,6 +42,8 @@ export class CnameMemory {
   }
 
   recall(clientKey: string, name: string): readonly Justification[] | undefined {
+    // Most answers come with no CNAME pending anywhere: skip building the key.
+    if (this.pending.size === 0) return undefined;
     return this.pending.get(`${clientKey}|${name}`);
   }
 }

@@ -96,19 +96,28 @@ export function walkRecords(msg: Uint8Array, start: number, table: RecordTable):
 }
 
 /**
+ * Where readName writes a name before making it a string: one flat string per name,
+ * rather than a rope of one-character pieces that every later hash would flatten.
+ * 255 wire bytes escape to at most 4 characters each.
+ */
+const nameScratch = Buffer.allocUnsafe(1024);
+const BACKSLASH = 0x5c;
+const DOT = 0x2e;
+
+/**
  * The presentation form of the name at `offset`: lowercase, no trailing dot, `""`
  * for the root. Bytes outside the printable range and literal dots inside a label are
  * escaped as in zone files. Returns undefined when the name is malformed. Pointers
  * must point strictly backwards, which also rules out loops.
  */
 export function readName(msg: Uint8Array, offset: number): string | undefined {
-  let name = '';
+  let length = 0;
   let wireLength = 0;
   let labelStart = offset;
   for (;;) {
     if (offset >= msg.length) return undefined;
     const b = msg[offset];
-    if (b === 0) return name;
+    if (b === 0) return nameScratch.toString('latin1', 0, length);
     if ((b & 0xc0) === 0xc0) {
       if (offset + 1 >= msg.length) return undefined;
       const target = ((b & 0x3f) << 8) | msg[offset + 1];
@@ -119,13 +128,22 @@ export function readName(msg: Uint8Array, offset: number): string | undefined {
     if (b > 63) return undefined;
     wireLength += b + 1;
     if (wireLength > 255 || offset + 1 + b > msg.length) return undefined;
-    if (name.length > 0) name += '.';
+    if (length > 0) nameScratch[length++] = DOT;
     for (let i = offset + 1; i <= offset + b; i++) {
       const c = msg[i];
-      if (c >= 0x41 && c <= 0x5a) name += String.fromCharCode(c | 0x20);
-      else if (c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c) name += String.fromCharCode(c);
-      else if (c === 0x2e || c === 0x5c) name += '\\' + String.fromCharCode(c);
-      else name += '\\' + String(c).padStart(3, '0');
+      if (c >= 0x41 && c <= 0x5a) {
+        nameScratch[length++] = c | 0x20;
+      } else if (c > 0x20 && c < 0x7f && c !== DOT && c !== BACKSLASH) {
+        nameScratch[length++] = c;
+      } else if (c === DOT || c === BACKSLASH) {
+        nameScratch[length++] = BACKSLASH;
+        nameScratch[length++] = c;
+      } else {
+        nameScratch[length++] = BACKSLASH;
+        nameScratch[length++] = 0x30 + Math.floor(c / 100);
+        nameScratch[length++] = 0x30 + (Math.floor(c / 10) % 10);
+        nameScratch[length++] = 0x30 + (c % 10);
+      }
     }
     offset += 1 + b;
   }

@@ -3,7 +3,8 @@
  * schema's key (names differing only in case, records in another order), so they are
  * merged by their rendered key: count and latency count summed, max of max,
  * count-weighted mean, labels intersected, servers unioned. A window can hold many
- * thousand aggregates, so rendering yields to the event loop every slice: DNS goes on.
+ * thousand aggregates, so rendering yields to the event loop every millisecond: DNS
+ * goes on.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { HEADER_LENGTH, className, rcodeName, typeName } from '../dns/constants.js';
@@ -15,8 +16,22 @@ import { AggregationKind, clientFields, intersectLabels, serverFields, sortedLab
 import type { DnsLogRecord, Labels, LogRrset, LogServer, UnloggedRecord } from './record.js';
 import { renderRrsets } from './rrsets.js';
 
-/** Aggregates rendered between two turns of the event loop (a few milliseconds' work). */
-const SLICE = 256;
+/**
+ * Longest stretch of rendering between two turns of the event loop: held answers and
+ * queries wait behind it, so it bounds what a flush adds to their latency.
+ */
+const SLICE_MS = 1;
+
+/** Yields to the event loop once a slice's time is used up. */
+class Slicer {
+  private sliceStart = performance.now();
+
+  async maybeYield(): Promise<void> {
+    if (performance.now() - this.sliceStart < SLICE_MS) return;
+    await nextTurn();
+    this.sliceStart = performance.now();
+  }
+}
 
 export interface RenderContext {
   kind: AggregationKind;
@@ -68,11 +83,11 @@ export async function renderWindow(window: Window, context: RenderContext): Prom
     return server;
   };
 
-  let rendered = 0;
+  const slicer = new Slicer();
   for (const [clientKey, client] of window.clients) {
     for (const [answerKey, first] of client.byKey) {
       for (let aggregate: Aggregate | undefined = first; aggregate !== undefined; aggregate = aggregate.next) {
-        if (++rendered % SLICE === 0) await nextTurn();
+        await slicer.maybeYield();
         const answer = renderedAnswer(answers, answerKey, aggregate);
         // The client key string is equal exactly when the client fields are.
         const key = `${clientKey}\n${answer.json}`;
@@ -96,7 +111,7 @@ export async function renderWindow(window: Window, context: RenderContext): Prom
 
   const lines: string[] = [];
   for (const entry of merged.values()) {
-    if (lines.length % SLICE === SLICE - 1) await nextTurn();
+    await slicer.maybeYield();
     lines.push(JSON.stringify(logRecord(entry, context)) + '\n');
   }
   if (window.unlogged > 0) {
