@@ -13,7 +13,8 @@
  * nothing precedes the quoted marker.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -75,12 +76,15 @@ export class NftProcess {
     return run;
   }
 
-  private runNow(text: string): Promise<void> {
-    if (this.stopped) return Promise.reject(new Error('nft process stopped'));
+  private async runNow(text: string): Promise<void> {
+    if (this.stopped) throw new Error('nft process stopped');
+    // Made once, at the first transaction (start-up), so batches do no directory work.
     const dir = (this.dir ??= mkdtempSync(join(memoryDir(), 'dnsgate-nft-')));
-    const child = this.child ?? this.spawn(dir);
     const file = join(dir, 'transaction.nft');
-    writeFileSync(file, text);
+    // Batches carry answers waiting to go out: no synchronous I/O on their way.
+    await writeFile(file, text);
+    if (this.stopped) throw new Error('nft process stopped');
+    const child = this.child ?? this.spawn(dir);
     const marker = `dnsgate-ack-${++this.sequence}`;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => child.kill('SIGKILL'), TRANSACTION_TIMEOUT_MS);
