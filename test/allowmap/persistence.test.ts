@@ -10,6 +10,7 @@ import { startUpstreams } from '../helpers/dns-servers.js';
 import { spawnReadyDnsgate, startDnsgate, waitFor } from '../helpers/dnsgate.js';
 import { missing } from '../helpers/env.js';
 import { LoopbackSubnet, freePort } from '../helpers/net.js';
+import { metricSum, scrapeMetrics } from '../helpers/wire.js';
 
 const skip = missing('knotd', 'unbound', 'dig');
 const net = new LoopbackSubnet();
@@ -106,8 +107,10 @@ test('restored entries are in the dataplane before the listeners take a query', 
   try {
     assert.equal(portFreeDuringResync, true, 'the DNS port was not bound while the map was being restored');
     assert.deepEqual(dataplane.resyncs[0].map((e) => e.ip), ['192.0.2.10']);
-    const result = await dig('www.example.com', { server: net.address(6), port, source: pods.web1.ip });
-    assert.ok(result.elapsedMs < 300, 'the restored entry needs no hold');
+    await dig('www.example.com', { server: net.address(6), port, source: pods.web1.ip });
+    const metrics = await scrapeMetrics(restored.adminPort);
+    assert.equal(metricSum(metrics, 'dnsgate_answers_released_without_wait_total'), 1, 'the restored entry needs no hold');
+    assert.equal(metricSum(metrics, 'dnsgate_hold_duration_seconds_count'), 0);
   } finally {
     await restored.stop();
   }
