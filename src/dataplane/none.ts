@@ -1,18 +1,19 @@
 /** `--dataplane none`: nothing enforces the map; every batch is in effect at once. */
-import type { Dataplane } from './dataplane.js';
+import type { EntrySnapshot } from '../allowmap/entry.js';
+import type { Dataplane, DataplaneBatch } from './dataplane.js';
 
 export class NoDataplane implements Dataplane {
-  readonly name = 'none';
+  readonly name: string = 'none';
 
   start(): Promise<void> {
     return Promise.resolve();
   }
 
-  apply(): Promise<void> {
+  apply(_batch: DataplaneBatch): Promise<void> {
     return Promise.resolve();
   }
 
-  resync(): Promise<void> {
+  resync(_entries: readonly EntrySnapshot[]): Promise<void> {
     return Promise.resolve();
   }
 

@@ -4,10 +4,12 @@
  * control the dataplane's timing, which a real firewall cannot offer.
  */
 import type { EntrySnapshot } from '../../src/allowmap/entry.js';
-import type { Dataplane, DataplaneBatch } from '../../src/dataplane/dataplane.js';
+import type { DataplaneBatch } from '../../src/dataplane/dataplane.js';
+import { NoDataplane } from '../../src/dataplane/none.js';
 
-export class DelayedDataplane implements Dataplane {
-  readonly name = 'delayed-test';
+/** Everything but the timing of batches and resyncs is `none`'s. */
+export class DelayedDataplane extends NoDataplane {
+  override readonly name = 'delayed-test';
   delayMs: number;
   failNext = 0;
   readonly batches: DataplaneBatch[] = [];
@@ -16,14 +18,11 @@ export class DelayedDataplane implements Dataplane {
   readonly programmed = new Map<string, EntrySnapshot>();
 
   constructor(delayMs = 0) {
+    super();
     this.delayMs = delayMs;
   }
 
-  start(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  async apply(batch: DataplaneBatch): Promise<void> {
+  override async apply(batch: DataplaneBatch): Promise<void> {
     this.batches.push(batch);
     await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (this.failNext > 0) {
@@ -37,7 +36,7 @@ export class DelayedDataplane implements Dataplane {
   /** Called at the start of every resync, to observe what else has happened by then. */
   onResync: (() => Promise<void>) | undefined;
 
-  async resync(entries: readonly EntrySnapshot[]): Promise<void> {
+  override async resync(entries: readonly EntrySnapshot[]): Promise<void> {
     this.resyncs.push([...entries]);
     await this.onResync?.();
     await new Promise((resolve) => setTimeout(resolve, this.delayMs));
@@ -47,19 +46,5 @@ export class DelayedDataplane implements Dataplane {
     }
     this.programmed.clear();
     for (const entry of entries) this.programmed.set(`${entry.clientKey ?? ''}|${entry.ip}`, entry);
-  }
-
-  syncPolicy(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  onResyncNeeded(): void {}
-
-  unhealthyReason(): string | undefined {
-    return undefined;
-  }
-
-  stop(): Promise<void> {
-    return Promise.resolve();
   }
 }
