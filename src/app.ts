@@ -142,7 +142,7 @@ export class App {
     this.policies.onChange(syncPolicy);
     this.identity.onChange(syncPolicy);
     await this.restoreMap();
-    await this.pipeline.committer!.resync();
+    await this.pipeline.committer.resync();
     this.readiness.satisfy('dataplane');
     await this.pipeline.upstream.start();
 
@@ -196,7 +196,7 @@ export class App {
       for (const warning of warnings) this.logger.info(warning);
       const refs = new Set(policies.egressRules.map((rule) => rule.ref));
       this.map.retainRules((ref) => refs.has(ref));
-      this.pipeline?.committer?.kick();
+      this.pipeline?.committer.kick();
     });
     if (this.config.policies.length === 0) return;
     const load = await this.policies.reload();
@@ -231,7 +231,7 @@ export class App {
       const expired = this.map.expire();
       if (expired === 0) return;
       this.metrics.allowedExpired.inc(expired);
-      this.pipeline.committer?.kick();
+      this.pipeline.committer.kick();
     }, EXPIRY_SWEEP_MS);
     this.timers.push(sweep);
     if (this.config.stateFile !== undefined) this.timers.push(setInterval(() => void this.saveMap(), this.config.stateSaveInterval));

@@ -54,7 +54,7 @@ export interface EnforcementOptions {
 export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<Query> {
   readonly upstream: UpstreamPool;
   readonly wheel = new TimerWheel();
-  readonly committer: Committer<Query> | undefined;
+  readonly committer: Committer<Query>;
   private readonly view = new QueryView();
   private records = new RecordTable();
   /** Walk tables lent to held answers come back here. */
@@ -69,11 +69,11 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
     private readonly identity: IdentityStore,
     private readonly log: AnswerLog | undefined,
     private readonly metrics: Metrics,
-    private readonly enforcement: EnforcementOptions | undefined,
+    private readonly enforcement: EnforcementOptions,
   ) {
     this.upstream = new UpstreamPool(options.upstreams, options, this, metrics, this.wheel);
     this.cache = options.cache;
-    if (enforcement) this.committer = new Committer(enforcement.map, enforcement.dataplane, this);
+    this.committer = new Committer(enforcement.map, enforcement.dataplane, this);
     metrics.inFlightSource = () => this.inFlight;
   }
 
@@ -89,7 +89,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
     this.inFlight++;
     // identity
     query.pod = this.identity.current.podByIp(query.clientIp);
-    if (this.enforcement?.denyRcode !== undefined && query.pod !== undefined && this.denies(query)) {
+    if (this.enforcement.denyRcode !== undefined && query.pod !== undefined && this.denies(query)) {
       this.metrics.denied.inc();
       this.answer(query, synthesizeReply(message, view.questionEnd, this.enforcement.denyRcode), undefined, undefined);
       return;
@@ -106,7 +106,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
   }
 
   private denies(query: Query): boolean {
-    const rules = this.enforcement!.policy.forClient(query.pod);
+    const rules = this.enforcement.policy.forClient(query.pod);
     if (!rules.enforced) return false;
     const name = readName(query.message, HEADER_LENGTH);
     return name !== undefined && rules.allowingRuleRefs(name).length === 0;
@@ -119,10 +119,12 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
   /** An answer from the upstream (`fresh`) or from the cache, on its way to the client. */
   private onAnswer(query: Query, reply: Buffer, upstream: UpstreamServer, fresh: boolean): void {
     const enforcement = this.enforcement;
-    const walked = (this.log !== undefined || enforcement !== undefined || this.cache !== undefined) && walkRecords(reply, query.questionEnd, this.records);
+    // The walk serves the log, the cache and learning (which only pods can do).
+    const needsWalk = this.log !== undefined || this.cache !== undefined || query.pod !== undefined;
+    const walked = needsWalk && walkRecords(reply, query.questionEnd, this.records);
     const records = walked ? this.records : undefined;
     if (fresh && records !== undefined) this.cache?.store(query, reply, records, upstream);
-    if (enforcement !== undefined && records !== undefined && query.pod !== undefined) {
+    if (records !== undefined && query.pod !== undefined) {
       // policy match
       const rules = enforcement.policy.forClient(query.pod);
       if (rules.enforced) {
@@ -134,7 +136,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
           return;
         }
         if (!mustWait) this.metrics.releasedWithoutWait.value++;
-        if (enforcement.map.hasChanges) this.committer!.kick();
+        if (enforcement.map.hasChanges) this.committer.kick();
       }
     }
     this.answer(query, reply, records, upstream);
@@ -154,7 +156,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
     this.records = this.spareRecords.pop() ?? new RecordTable();
     query.onStageDeadline = this.onHoldDeadline;
     this.wheel.schedule(query, maxHoldMs);
-    this.committer!.wait(query);
+    this.committer.wait(query);
   }
 
   onCommitted(waiters: readonly Query[]): void {
@@ -172,7 +174,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
 
   private endHold(query: Query, outcome: 'committed' | 'failed' | 'timeout'): void {
     const records = query.heldRecords as RecordTable;
-    const action = this.enforcement!.holdTimeoutAction;
+    const action = this.enforcement.holdTimeoutAction;
     this.metrics.holdDuration.observe((performance.now() - query.heldAt) / 1000);
     if (outcome === 'timeout') this.metrics.holdTimeouts.labels(action).inc();
     if (outcome === 'failed') this.metrics.holdFailures.labels(action).inc();
