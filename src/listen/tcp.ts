@@ -95,7 +95,8 @@ export class TcpListener {
     private readonly metrics: Metrics,
     private readonly options: TcpListenerOptions,
   ) {
-    this.server = createServer((socket) => this.accept(socket));
+    // Half-open: a client may send its last query and FIN at once, and still wants the answers.
+    this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
   }
 
   private accept(socket: Socket): void {
