@@ -35,7 +35,14 @@ export function parseObjects(file: string, text: string): SourceObject[] {
     if (root === null || root === undefined || (isScalar(root) && root.value === null)) continue;
     if (!isMap(root)) throw new SourceError(position(root.range?.[0]), 'expected an object with apiVersion and kind');
     const add = (node: YAMLMap): void => {
-      const value = node.toJSON() as Record<string, unknown>;
+      let value: Record<string, unknown>;
+      try {
+        // Through the document, so that aliases resolve to what their anchors hold.
+        value = node.toJS(doc) as Record<string, unknown>;
+      } catch (error) {
+        // yaml refuses alias chains that would expand without bound.
+        throw new SourceError(position(node.range?.[0]), (error as Error).message);
+      }
       objects.push({ value, file, at: (path = []) => position(nodeAt(node, path).range?.[0]) });
     };
     const kind: unknown = root.get('kind');
