@@ -140,7 +140,12 @@ export class App {
     await this.dataplane.start();
     const syncPolicy = (): void => void this.dataplane.syncPolicy();
     this.policies.onChange(syncPolicy);
-    this.identity.onChange(syncPolicy);
+    this.identity.onChange(() => {
+      const podsByKey = new Map(this.identity.current.pods.map((pod) => [pod.key, pod.ips]));
+      this.map.followPods((key) => podsByKey.get(key));
+      this.pipeline.committer.kick();
+      syncPolicy();
+    });
     await this.restoreMap();
     await this.pipeline.committer.resync();
     this.readiness.satisfy('dataplane');

@@ -111,7 +111,11 @@ export class AllowedMap {
     } else {
       let changed = false;
       if (client !== null && entry.client !== null) {
-        if (!sameIps(entry.client.ips, client.ips)) changed = true;
+        if (!sameIps(entry.client.ips, client.ips)) {
+          // Elements are keyed by the pod's IPs: those of its old IPs must go.
+          this.removals.push(snapshotOf(entry));
+          changed = true;
+        }
         entry.client = client;
       }
       const newDomain = !entry.domains.includes(address.domain);
@@ -192,6 +196,27 @@ export class AllowedMap {
       }
     }
     this.removals.push(snapshotOf(entry));
+  }
+
+  /**
+   * Follows pods as identities change: entries of pods that are gone leave, and
+   * entries of pods whose IPs changed are rewritten for the new IPs (the elements of
+   * the old ones removed), so no other pod that gets an old IP inherits them.
+   */
+  followPods(currentIps: (podKey: string) => readonly string[] | undefined): void {
+    for (const entry of [...this.entries.values()]) {
+      if (entry.client === null) continue;
+      const ips = currentIps(entry.client.key);
+      if (ips === undefined) {
+        this.remove(entry);
+      } else if (!sameIps(ips, entry.client.ips)) {
+        this.removals.push(snapshotOf(entry));
+        entry.client = { ...entry.client, ips, queriedFrom: ips.includes(entry.client.queriedFrom) ? entry.client.queriedFrom : ips[0] };
+        entry.version++;
+        entry.programmedUntil = 0;
+        this.dirty.add(entry);
+      }
+    }
   }
 
   /** Drops rule references for which `keep` is false; entries left with none go. */

@@ -135,3 +135,25 @@ test('100k entries: insert, extend and expire stay fast (heap, not scans)', () =
   // Generous: the point is that nothing here is quadratic.
   assert.ok(performance.now() - started < 20_000);
 });
+
+test('entries follow their pods: a new IP is rewritten (the old elements removed), a gone pod loses them', () => {
+  const { map } = setup();
+  map.learn(POD_A, address('192.0.2.1'));
+  map.learn(POD_B, address('192.0.2.2'));
+  map.takeBatch();
+  map.followPods((key) => (key === 'ns/a' ? ['10.0.0.9'] : undefined));
+  assert.deepEqual(entries(map).map((e) => [e.client?.key, e.client?.ips, e.client?.queriedFrom]), [['ns/a', ['10.0.0.9'], '10.0.0.9']]);
+  const batch = map.takeBatch()!.batch;
+  assert.deepEqual(batch.removals.map((r) => [r.clientIps, r.ip]).sort(), [[['10.0.0.1'], '192.0.2.1'], [['10.0.0.2'], '192.0.2.2']]);
+  assert.deepEqual(batch.upserts.map((u) => [u.clientIps, u.ip]), [[['10.0.0.9'], '192.0.2.1']]);
+});
+
+test('a pod asking from new IPs has the elements of its old IPs removed', () => {
+  const { map } = setup();
+  map.learn(POD_A, address('192.0.2.1'));
+  map.takeBatch();
+  map.learn({ ...POD_A, ips: ['10.0.0.5'], queriedFrom: '10.0.0.5' }, address('192.0.2.1'));
+  const batch = map.takeBatch()!.batch;
+  assert.deepEqual(batch.removals.map((r) => r.clientIps), [['10.0.0.1']]);
+  assert.deepEqual(batch.upserts.map((u) => u.clientIps), [['10.0.0.5']]);
+});
