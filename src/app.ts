@@ -29,7 +29,7 @@ import type { AnswerLog } from './logs/answer-log.js';
 import { createDnsLog } from './logs/dns-log.js';
 import { canonicalIp, type Endpoint } from './net/address.js';
 import { Pipeline } from './pipeline.js';
-import { LiveEngine, PolicyStore, explain, formatProblem } from './policy/index.js';
+import { LiveEngine, PolicyStore, explain, formatProblem, type PolicyLoad } from './policy/index.js';
 import { formatUpstreamSpec } from './upstream/spec.js';
 import { SourceError } from './yaml/documents.js';
 
@@ -111,7 +111,6 @@ export class App {
       throw error;
     }
     await this.loadPolicies();
-    if (config.kubernetes) await this.startKubernetesSource(this.kube!.client);
     this.readiness.satisfy('identities');
     this.readiness.satisfy('policies');
 
@@ -173,11 +172,11 @@ export class App {
     this.logger.info(`serving DNS on ${listening} (udp+tcp), upstream ${config.upstream.map(formatUpstreamSpec).join(', ')}`);
   }
 
-  private async startKubernetesSource(client: KubeClient): Promise<void> {
+  private async startKubernetesSource(client: KubeClient): Promise<PolicyLoad> {
     const source = new KubernetesSource(client, this.identity, this.policies, (message) => this.logger.error(message));
     this.kube!.source = source;
     try {
-      await source.start();
+      return await source.start();
     } catch (error) {
       source.stop();
       throw new ConfigError(`--kubernetes: ${(error as Error).message}`);
@@ -190,27 +189,32 @@ export class App {
     );
   }
 
+  /**
+   * The first set must be valid or start-up stops; only later changes are reloads, so
+   * the listeners that report them come after it.
+   */
   private async loadPolicies(): Promise<void> {
+    let load: PolicyLoad | undefined;
+    if (this.config.policies.length > 0) load = await this.policies.reload();
+    if (load?.ok !== false && this.config.kubernetes) load = await this.startKubernetesSource(this.kube!.client);
+    if (load && !load.ok) {
+      const more = load.errors.length > 1 ? ` (and ${load.errors.length - 1} more; see dnsgate validate)` : '';
+      throw new ConfigError(`${this.config.kubernetes ? '--kubernetes: ' : ''}${formatProblem(load.errors[0])}${more}`);
+    }
+    // The last load holds the files and the API's resources together.
+    for (const warning of load?.warnings ?? []) this.logger.info(formatProblem(warning));
     this.policies.onReloadFailed((errors) => {
       this.metrics.reloads.labels('policies', 'error').inc();
       this.logger.error(`reload of policies kept the previous set: ${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`);
     });
     this.policies.onChange((policies, warnings) => {
-      // Only changes after start-up are reloads.
-      if (this.pipeline) this.metrics.reloads.labels('policies', 'ok').inc();
+      this.metrics.reloads.labels('policies', 'ok').inc();
       for (const warning of warnings) this.logger.info(warning);
       const refs = new Set(policies.egressRules.map((rule) => rule.ref));
       this.map.retainRules((ref) => refs.has(ref));
       this.pipeline?.committer.kick();
     });
-    if (this.config.policies.length === 0) return;
-    const load = await this.policies.reload();
-    if (!load.ok) {
-      const more = load.errors.length > 1 ? ` (and ${load.errors.length - 1} more; see dnsgate validate)` : '';
-      throw new ConfigError(`${formatProblem(load.errors[0])}${more}`);
-    }
-    for (const warning of load.warnings) this.logger.info(formatProblem(warning));
-    this.policies.watch();
+    if (this.config.policies.length > 0) this.policies.watch();
   }
 
   private async restoreMap(): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { identitiesFromObjects } from '../identity/podfile.js';
 import type { IdentityStore } from '../identity/store.js';
-import type { PolicyStore } from '../policy/index.js';
+import type { PolicyLoad, PolicyStore } from '../policy/index.js';
 import type { SourceObject } from '../yaml/documents.js';
 import type { KubeClient, KubeObject } from './client.js';
 import { Informer } from './informer.js';
@@ -55,16 +55,16 @@ export class KubernetesSource {
   }
 
   /**
-   * Lists everything and installs the first snapshot and policy set; throws when the API
-   * cannot be read or what it holds is invalid, as invalid files would.
+   * Lists everything, installs the first snapshot and loads the first policy set, whose
+   * load (errors and warnings) it returns; throws when the API cannot be read.
    */
-  async start(): Promise<void> {
+  async start(): Promise<PolicyLoad> {
     await Promise.all([...this.identityInformers, ...this.policyInformers].map((informer) => informer.start()));
     this.started = true;
     clearTimeout(this.identityTimer);
     clearTimeout(this.policyTimer);
     this.rebuildIdentity();
-    return this.reloadPolicies(true);
+    return this.reloadPolicies();
   }
 
   stop(): void {
@@ -88,7 +88,7 @@ export class KubernetesSource {
   private schedulePolicies(): void {
     if (!this.started) return;
     clearTimeout(this.policyTimer);
-    this.policyTimer = setTimeout(() => void this.reloadPolicies(false), REBUILD_DELAY_MS);
+    this.policyTimer = setTimeout(() => void this.reloadPolicies(), REBUILD_DELAY_MS);
   }
 
   private rebuildIdentity(): void {
@@ -99,9 +99,8 @@ export class KubernetesSource {
   }
 
   /** Reload failures after start are reported by the store's own listeners. */
-  private async reloadPolicies(initial: boolean): Promise<void> {
+  private reloadPolicies(): Promise<PolicyLoad> {
     const files = this.policyInformers.flatMap((informer) => informer.list()).map((object) => ({ path: sourceName(object), text: JSON.stringify(object) }));
-    const load = await this.policies.setApiResources(files);
-    if (initial && !load.ok) throw new Error(load.errors.map((problem) => `${problem.file}:${problem.line}:${problem.col}: ${problem.message}`)[0]);
+    return this.policies.setApiResources(files);
   }
 }

@@ -49,6 +49,13 @@ test('a malformed pods file stops start-up with file:line:col', async () => {
   assert.equal(await usageError(['serve', '--upstream', '127.0.0.1', '--admin', 'off', '--listen', `${net.address(30)}:5300`, '--pods', pods]), `dnsgate: ${pods}:6:10: pod default/a: invalid IP "10.0.0.300"`);
 });
 
+test('an invalid policy file stops start-up with one file:line:col line, and no reload message', async () => {
+  const policies = join(dir, 'bad-policy.yaml');
+  writeFileSync(policies, 'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: p\nspec:\n  selector: app ==\n');
+  const line = await usageError(['serve', '--upstream', '127.0.0.1', '--admin', 'off', '--listen', `${net.address(31)}:5300`, '--policies', policies]);
+  assert.match(line, new RegExp(`^dnsgate: ${policies}:6:\\d+: `));
+});
+
 test('a listen address that cannot be bound is one line, exit 2', async () => {
   assert.match(await usageError(['serve', '--upstream', '127.0.0.1', '--admin', 'off', '--listen', '192.0.2.1:5300']), /--listen 192\.0\.2\.1:5300: cannot bind \(EADDRNOTAVAIL\)/);
 });
