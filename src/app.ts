@@ -280,16 +280,17 @@ export class App {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const timer of this.timers) clearInterval(timer);
+      // Sources first: pods and policies stay as they are while the queries drain.
+      this.kube?.source?.stop();
       this.policies.close();
       for (const listener of this.udpListeners) listener.stopAccepting();
       for (const listener of this.tcpListeners) listener.stopAccepting();
       await this.pipeline?.drain(DRAIN_TIMEOUT_MS);
+      this.pipeline?.stop();
       await this.saveMap();
       await this.log?.close();
       for (const listener of this.udpListeners) listener.close();
-      this.pipeline?.upstream.stop();
       await this.dataplane.stop();
-      this.kube?.source?.stop();
       await this.kube?.client.close();
       await this.admin?.close();
     })();

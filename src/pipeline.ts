@@ -61,6 +61,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
   private readonly spareRecords: RecordTable[] = [];
   private inFlight = 0;
   private drained: (() => void) | undefined;
+  private stopped = false;
   private readonly onHoldDeadline = (query: Query): void => this.endHold(query, 'timeout');
   private readonly cache: ResponseCache | undefined;
 
@@ -191,6 +192,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
   private answer(query: Query, answer: Buffer, records: RecordTable | undefined, upstream: UpstreamServer | undefined): void {
     query.stage = QueryStage.Done;
     this.wheel.cancel(query);
+    if (this.stopped) return;
     writeId(answer, query.clientId);
     query.responder.deliver(query, answer);
     this.metrics.countAnswer(query.transport, rcodeOf(answer));
@@ -211,6 +213,16 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
     query.pod = this.identity.current.podByIp(query.clientIp);
     this.inFlight++;
     this.answer(query, synthesizeReply(message, view.questionEnd, rcode), undefined, undefined);
+  }
+
+  /**
+   * After a drain: queries still in flight are abandoned (their listeners and the log
+   * are about to close) and no deadline fires any more.
+   */
+  stop(): void {
+    this.stopped = true;
+    this.wheel.clear();
+    this.upstream.stop();
   }
 
   /** Resolves once every query in flight is answered, or after `timeoutMs`. */

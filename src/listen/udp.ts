@@ -9,6 +9,7 @@ const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 export class UdpListener implements Responder {
   private readonly socket: Socket;
   private accepting = true;
+  private closed = false;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -44,7 +45,8 @@ export class UdpListener implements Responder {
   }
 
   deliver(query: Query, answer: Buffer): void {
-    this.socket.send(answer, query.clientPort, query.clientAddress);
+    // Sending on a closed socket throws; an answer that comes after close is lost.
+    if (!this.closed) this.socket.send(answer, query.clientPort, query.clientAddress);
   }
 
   discard(): void {}
@@ -55,6 +57,7 @@ export class UdpListener implements Responder {
   }
 
   close(): void {
+    this.closed = true;
     this.socket.close();
   }
 }

@@ -52,6 +52,7 @@ export class UpstreamPool implements ExchangeEvents {
   readonly servers: readonly UpstreamServer[];
   private readonly links: ServerLink[];
   private readonly ids = new RandomIds();
+  private stopped = false;
   private readonly onAttemptDeadline = (query: Query): void => this.retry(query, 'timeout');
 
   constructor(
@@ -79,7 +80,9 @@ export class UpstreamPool implements ExchangeEvents {
     await Promise.all(this.links.flatMap((link) => link.udp.map((exchange) => exchange.bind())));
   }
 
+  /** Closes the sockets; queries still waiting on an upstream are abandoned. */
   stop(): void {
+    this.stopped = true;
     for (const link of this.links) {
       if (link.probe) clearInterval(link.probe);
       for (const exchange of link.udp) exchange.close();
@@ -95,6 +98,7 @@ export class UpstreamPool implements ExchangeEvents {
   }
 
   private attempt(query: Query): void {
+    if (this.stopped) return;
     const link = this.choose(query);
     const remaining = query.deadline - performance.now();
     if (link === undefined || remaining <= 0) {

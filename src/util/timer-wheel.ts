@@ -16,6 +16,10 @@ interface Slot {
   dueAt: number[];
 }
 
+function emptySlot(): Slot {
+  return { items: [], tokens: [], dueAt: [] };
+}
+
 export class TimerWheel {
   private readonly slots: Slot[];
   private cursor = 0;
@@ -29,7 +33,7 @@ export class TimerWheel {
     slotCount = 512,
     private readonly now: () => number = () => performance.now(),
   ) {
-    this.slots = Array.from({ length: slotCount }, () => ({ items: [], tokens: [], dueAt: [] }));
+    this.slots = Array.from({ length: slotCount }, emptySlot);
     this.lastTick = this.now();
   }
 
@@ -41,6 +45,14 @@ export class TimerWheel {
 
   cancel(item: Deadline): void {
     item.timerToken++;
+  }
+
+  /** Forgets every deadline and stops ticking. */
+  clear(): void {
+    clearInterval(this.interval);
+    this.interval = undefined;
+    for (let index = 0; index < this.slots.length; index++) this.slots[index] = emptySlot();
+    this.pending = 0;
   }
 
   private start(): void {
@@ -68,7 +80,7 @@ export class TimerWheel {
     const steps = Math.floor((now - this.lastTick) / this.resolutionMs);
     if (steps <= 0) return;
     const due: Deadline[] = [];
-    const later: Slot = { items: [], tokens: [], dueAt: [] };
+    const later = emptySlot();
     for (let step = 0; step < Math.min(steps, this.slots.length); step++) {
       this.cursor = (this.cursor + 1) % this.slots.length;
       const slot = this.slots[this.cursor];
@@ -85,7 +97,7 @@ export class TimerWheel {
           later.dueAt.push(slot.dueAt[i]);
         }
       }
-      this.slots[this.cursor] = { items: [], tokens: [], dueAt: [] };
+      this.slots[this.cursor] = emptySlot();
     }
     this.lastTick += steps * this.resolutionMs;
     for (let i = 0; i < later.items.length; i++) this.place(later.items[i], later.tokens[i], later.dueAt[i]);

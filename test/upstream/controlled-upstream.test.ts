@@ -95,3 +95,15 @@ test('SIGTERM answers the queries in flight before exiting 0', { skip }, async (
   assert.deepEqual(dnsPacket.decode(reply).answers?.map((a) => (a as { data: unknown }).data), ['192.0.2.81']);
   assert.equal(await proc.exited, 0);
 });
+
+test('a query still unanswered when the drain times out is abandoned: nothing fires on closed sockets later', { skip }, async () => {
+  const upstreamPort = upstream.address().port;
+  // The attempt's deadline (6 s) comes after the drain gives up (5 s) and the sockets close.
+  const late = await startDnsgate(net.address(6), ['--upstream', `${net.address(2)}:${upstreamPort}`, '--upstream-timeout', '6s', '--query-timeout', '12s']);
+  const seenBefore = seen.length;
+  const pending = udpExchange(encodeQuery('never.example.com', 'A', 0x2222), late.address, late.port, 9000);
+  while (seen.length === seenBefore) await new Promise((resolve) => setTimeout(resolve, 5));
+  await late.stop();
+  // Past the attempt's deadline: without the abandon, SERVFAIL would be sent on the closed socket and throw.
+  assert.equal(await pending, undefined, 'no answer after stop');
+});
