@@ -4,13 +4,14 @@
  * teaches the asking pod its IPs and is still logged (with the upstream that gave it).
  *
  * Only positive and NXDOMAIN answers without TC are kept. The key is the question
- * (case-folded), the DO and CD bits; a hit is served over UDP only when it fits the
+ * (case-folded), whether the query had EDNS (an answer carries OPT only when its query
+ * did), and the DO, CD and RD bits (each changes what the upstream answers); a hit is served over UDP only when it fits the
  * client's payload size, and always carries the client's own question bytes, so 0x20
  * case randomisation checks pass.
  */
 import { LRUCache } from 'lru-cache';
 import { CLASS_IN, HEADER_LENGTH, RRType, Rcode } from '../dns/constants.js';
-import { readEdns } from '../dns/edns.js';
+import { readEdns, type EdnsInfo } from '../dns/edns.js';
 import { isTruncated, rcodeOf, replyMatchesQuery } from '../dns/message.js';
 import type { RecordTable } from '../dns/records.js';
 import type { Query } from '../query.js';
@@ -19,6 +20,7 @@ import type { UpstreamServer } from '../upstream/server.js';
 /** Negative answers are kept no longer than this (RFC 2308 lets resolvers cap them). */
 const MAX_NEGATIVE_TTL_S = 300;
 const FLAG_CD = 0x10; // in byte 3
+const FLAG_RD = 0x01; // in byte 2
 
 interface CachedAnswer {
   answer: Buffer;
@@ -45,15 +47,16 @@ export class ResponseCache {
     this.entries = new LRUCache({ max: maxEntries });
   }
 
-  private keyOf(query: Query, dnssecOk: boolean): string {
-    return `${query.questionHash}|${dnssecOk ? 1 : 0}|${query.message[3] & FLAG_CD ? 1 : 0}`;
+  private keyOf(query: Query, edns: EdnsInfo): string {
+    const flags = (edns.present ? 8 : 0) | (edns.dnssecOk ? 4 : 0) | (query.message[3] & FLAG_CD ? 2 : 0) | (query.message[2] & FLAG_RD ? 1 : 0);
+    return `${query.questionHash}|${flags}`;
   }
 
   /** The cached answer to `query`, TTLs counted down, with the client's ID and question. */
   lookup(query: Query): CacheHit | undefined {
     const edns = readEdns(query.message, query.questionEnd);
     if (edns === undefined) return undefined;
-    const cached = this.entries.get(this.keyOf(query, edns.dnssecOk));
+    const cached = this.entries.get(this.keyOf(query, edns));
     if (cached === undefined || cached.questionEnd !== query.questionEnd || !replyMatchesQuery(cached.answer, query.message, query.questionEnd)) return undefined;
     if (query.transport === 'udp' && cached.answer.length > edns.udpPayload) return undefined;
     const elapsed = Math.floor((this.now() - cached.storedAt) / 1000);
@@ -83,7 +86,7 @@ export class ResponseCache {
     // An answer with no records (NODATA without SOA) says nothing about how long it holds.
     if (!Number.isFinite(lifetime) || lifetime <= 0) return;
     this.entries.set(
-      this.keyOf(query, edns.dnssecOk),
+      this.keyOf(query, edns),
       { answer: Buffer.from(answer), questionEnd: query.questionEnd, ttlOffsets: Int32Array.from(ttlOffsets), ttls: Uint32Array.from(ttls), storedAt: this.now(), upstream },
       { ttl: lifetime * 1000 },
     );

@@ -6,6 +6,8 @@ import { skipName } from './records.js';
 export const CLASSIC_UDP_PAYLOAD = 512;
 
 export interface EdnsInfo {
+  /** The message has an OPT record. */
+  present: boolean;
   /** Largest UDP answer the sender accepts. */
   udpPayload: number;
   /** DNSSEC OK: the sender wants DNSSEC records. */
@@ -21,9 +23,9 @@ export function readEdns(msg: Uint8Array, questionEnd: number): EdnsInfo | undef
     if (nameEnd < 0 || nameEnd + 10 > msg.length) return undefined;
     const type = (msg[nameEnd] << 8) | msg[nameEnd + 1];
     if (type === RRType.OPT) {
-      return { udpPayload: Math.max(CLASSIC_UDP_PAYLOAD, (msg[nameEnd + 2] << 8) | msg[nameEnd + 3]), dnssecOk: (msg[nameEnd + 6] & 0x80) !== 0 };
+      return { present: true, udpPayload: Math.max(CLASSIC_UDP_PAYLOAD, (msg[nameEnd + 2] << 8) | msg[nameEnd + 3]), dnssecOk: (msg[nameEnd + 6] & 0x80) !== 0 };
     }
     offset = nameEnd + 10 + ((msg[nameEnd + 8] << 8) | msg[nameEnd + 9]);
   }
-  return offset <= msg.length ? { udpPayload: CLASSIC_UDP_PAYLOAD, dnssecOk: false } : undefined;
+  return offset <= msg.length ? { present: false, udpPayload: CLASSIC_UDP_PAYLOAD, dnssecOk: false } : undefined;
 }

@@ -71,3 +71,13 @@ test('a cached answer still teaches the pod that asked', { skip }, async () => {
   assert.equal(metricSum(await scrapeMetrics(dnsgate.adminPort), 'dnsgate_cache_lookups_total', { result: 'hit' }), hitsBefore + 1);
   assert.deepEqual((await allowed(dnsgate.adminPort, pods.web2.ip)).entries.map((e) => e.ip), ['192.0.2.13']);
 });
+
+test('queries with and without EDNS, or with and without RD, do not share a cached answer', { skip }, async () => {
+  const withEdns = await ask('mail.example.com');
+  assert.match(withEdns.output, /OPT PSEUDOSECTION/);
+  // Served from the EDNS answer, this one would carry an OPT record it never asked for (RFC 6891 §7).
+  const classic = await ask('mail.example.com', { extra: ['+noedns'] });
+  assert.doesNotMatch(classic.output, /OPT PSEUDOSECTION/);
+  const norecurse = await ask('mail.example.com', { extra: ['+norecurse'] });
+  assert.ok(!norecurse.flags.includes('rd'), `the RD bit is the client's: ${norecurse.flags}`);
+});
