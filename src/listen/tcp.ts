@@ -39,7 +39,8 @@ class TcpConnection implements Responder {
     });
     socket.on('data', (chunk) => {
       const ok = this.decoder.push(chunk, HEADER_LENGTH, (message) => {
-        if (this.draining) return;
+        // After a discard the rest of the chunk is from a stream no longer trusted.
+        if (this.draining || socket.destroyed) return;
         this.inFlight++;
         this.handler.onMessage(message, 'tcp', address, port, this);
       });
@@ -66,10 +67,12 @@ class TcpConnection implements Responder {
     this.endIfIdle();
   }
 
-  /** A message that cannot be answered means the stream cannot be trusted either. */
+  /**
+   * A message that cannot be answered means the stream cannot be trusted either. The
+   * pipeline has counted the message already.
+   */
   discard(): void {
     this.inFlight--;
-    this.metrics.malformed.labels('tcp', 'closed').inc();
     this.socket.destroy();
   }
 
