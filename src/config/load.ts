@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { Endpoint, parseEndpoint } from '../net/address.js';
-import { UpstreamSpec } from '../upstream/spec.js';
+import { MAX_UPSTREAMS, UpstreamSpec } from '../upstream/spec.js';
 import { GivenOptions, OPTIONS, OptionName, RawValue, defaultNodeName, keyOf } from './options.js';
 
 export interface Config {
@@ -183,6 +183,7 @@ export function resolveConfig(flags: GivenOptions, file: GivenOptions = {}): Con
   const merged = { ...defaults(), ...file, ...flags } as Omit<Config, 'upstream' | 'logStdout'> & GivenOptions;
   const upstream = merged.upstream ?? resolvConfNameservers();
   if (upstream.length === 0) throw new ConfigError(`--upstream: none given and ${RESOLV_CONF} lists no nameserver`);
+  if (upstream.length > MAX_UPSTREAMS) throw new ConfigError(`--upstream: ${upstream.length} given, at most ${MAX_UPSTREAMS} are supported`);
   const config: Config = {
     ...merged,
     upstream,

@@ -54,6 +54,16 @@ function positiveDuration(raw: RawValue): number {
   return ms;
 }
 
+/** Node's timers take at most this (about 24.8 days); longer ones would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A positive duration that a timer waits for. */
+function timerDuration(raw: RawValue): number {
+  const ms = positiveDuration(raw);
+  if (ms > MAX_TIMER_MS) throw new Error(`expected a duration up to ${MAX_TIMER_MS}ms (about 24 days), got ${JSON.stringify(raw)}`);
+  return ms;
+}
+
 function integer(min: number, max = Number.MAX_SAFE_INTEGER): (raw: RawValue) => number {
   return (raw) => {
     const value = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : NaN;
@@ -106,7 +116,7 @@ export const OPTIONS = {
   localPod: option('--local-pod <namespace/name>', 'the pod that clients on 127.0.0.1 and ::1 are (sidecar and dev modes)', podKey),
   kubernetes: option('--kubernetes', 'read pods, namespaces, service accounts and policies from the Kubernetes API', boolean, 'off'),
   policyMode: option('--policy-mode <mode>', 'NoDelay or DelayDNSResponse: hold each answer until the dataplane has its IPs', oneOf('NoDelay', 'DelayDNSResponse'), 'DelayDNSResponse'),
-  maxHold: option('--max-hold <duration>', 'longest hold of an answer', positiveDuration, '3s'),
+  maxHold: option('--max-hold <duration>', 'longest hold of an answer', timerDuration, '3s'),
   holdTimeoutAction: option('--hold-timeout-action <action>', 'after --max-hold: release the answer or answer SERVFAIL', oneOf('release', 'servfail'), 'release'),
   extraTtl: option('--extra-ttl <duration>', 'added to every learnt TTL (Calico DNSExtraTTL)', duration, '0s'),
   minTtl: option('--min-ttl <duration>', 'floor of learnt lifetimes', duration, '2s'),
@@ -116,7 +126,7 @@ export const OPTIONS = {
   denyResponse: option('--deny-response <rcode>', 'answer names no policy allows for an enforced pod with this rcode', oneOf('off', 'refused', 'nxdomain'), 'off'),
   logDir: option('--log-dir <dir>', 'write DNS logs to DIR/dns.log', text),
   logStdout: option('--log-stdout [bool]', 'DNS log records as JSON lines on stdout', boolean, 'on when no --log-dir'),
-  logFlushInterval: option('--log-flush-interval <duration>', 'DNS log aggregation window', positiveDuration, '300s'),
+  logFlushInterval: option('--log-flush-interval <duration>', 'DNS log aggregation window', timerDuration, '300s'),
   logAggregation: option('--log-aggregation <kind>', '0 keeps client names and IPs, 1 aggregates replicas (Calico DNSLogsFileAggregationKind)', integer(0, 1), '1'),
   logPerNodeLimit: option('--log-per-node-limit <n>', 'distinct log records per window, 0 for no limit (Calico DNSLogsFilePerNodeLimit)', integer(0), '0'),
   logIncludeLabels: option('--log-include-labels <bool>', 'include client labels in DNS logs', boolean, 'true'),
@@ -124,11 +134,11 @@ export const OPTIONS = {
   logMaxFiles: option('--log-max-files <n>', 'rotated files kept', integer(1), '5'),
   admin: option('--admin <host:port>', 'admin HTTP server (health, metrics, API), or off', adminEndpoint, '127.0.0.1:9253'),
   stateFile: option('--state-file <path>', 'persist learnt mappings and restore them at start', text),
-  stateSaveInterval: option('--state-save-interval <duration>', 'how often --state-file is written (Calico DNSCacheSaveInterval)', positiveDuration, '60s'),
+  stateSaveInterval: option('--state-save-interval <duration>', 'how often --state-file is written (Calico DNSCacheSaveInterval)', timerDuration, '60s'),
   cacheSize: option('--cache-size <n>', 'response cache entries, 0 for off', integer(0), '0'),
-  upstreamTimeout: option('--upstream-timeout <duration>', 'wait for one upstream before trying the next', positiveDuration, '2s'),
-  queryTimeout: option('--query-timeout <duration>', 'answer SERVFAIL when no upstream answered within this', positiveDuration, '3s'),
-  tcpIdleTimeout: option('--tcp-idle-timeout <duration>', 'close an idle client TCP connection (RFC 7766)', positiveDuration, '10s'),
+  upstreamTimeout: option('--upstream-timeout <duration>', 'wait for one upstream before trying the next', timerDuration, '2s'),
+  queryTimeout: option('--query-timeout <duration>', 'answer SERVFAIL when no upstream answered within this', timerDuration, '3s'),
+  tcpIdleTimeout: option('--tcp-idle-timeout <duration>', 'close an idle client TCP connection (RFC 7766)', timerDuration, '10s'),
   tcpMaxConnections: option('--tcp-max-connections <n>', 'client TCP connections per listener', integer(1), '1000'),
   maxIpsPerName: option('--max-ips-per-name <n>', 'allowed IPs kept per (client, name), oldest evicted first', integer(1), '1000'),
   maxEntries: option('--max-entries <n>', 'allowed-IP map entries in all', integer(1), '500000'),

@@ -30,8 +30,6 @@ export interface UpstreamPoolOptions {
 /** Source ports a query may leave from, per upstream: more sockets, more entropy. */
 const UDP_SOCKETS_PER_UPSTREAM = 4;
 const PROBE_INTERVAL_MS = 1000;
-/** Bit masks of tried upstreams hold this many. */
-const MAX_UPSTREAMS = 30;
 
 /** `. IN NS`, the health probe CoreDNS's forward plugin also sends. */
 const PROBE_MESSAGE = Buffer.from([0, 0, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]);
@@ -62,7 +60,6 @@ export class UpstreamPool implements ExchangeEvents {
     private readonly metrics: Metrics,
     private readonly wheel: TimerWheel,
   ) {
-    if (endpoints.length === 0 || endpoints.length > MAX_UPSTREAMS) throw new Error(`between 1 and ${MAX_UPSTREAMS} upstreams are supported`);
     this.servers = endpoints.map((endpoint, index) => new UpstreamServer(index, endpoint));
     this.links = this.servers.map((server) => ({
       server,

@@ -5,6 +5,9 @@ export type UpstreamSpec =
   | { kind: 'address'; endpoint: Endpoint }
   | { kind: 'k8s-service'; namespace: string; name: string; port?: number };
 
+/** The pool keeps the upstreams a query has tried as bits of one small integer. */
+export const MAX_UPSTREAMS = 30;
+
 const DNS_PORT = 53;
 const K8S_SERVICE = /^k8s-service:(?:([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/)?([a-z0-9]([-a-z0-9]*[a-z0-9])?)(?::(\d{1,5}))?$/;
 

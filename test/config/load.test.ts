@@ -61,11 +61,18 @@ test('a bad flag value is one line naming the flag', () => {
     [{ logAggregation: '2' }, /^--log-aggregation: expected an integer from 0 to 1/],
     [{ logIncludeLabels: 'yes' }, /^--log-include-labels: expected true or false/],
     [{ admin: '127.0.0.1:99999' }, /^--admin: expected IP:PORT/],
+    [{ stateSaveInterval: '600h' }, /^--state-save-interval: expected a duration up to 2147483647ms/],
+    [{ tcpIdleTimeout: '1000h' }, /^--tcp-idle-timeout: expected a duration up to/],
   ];
   for (const [flags, pattern] of cases) {
     assert.throws(() => parseFlagValues(flags), (error: Error) => error instanceof ConfigError && pattern.test(error.message) && !error.message.includes('\n'), JSON.stringify(flags));
   }
   assert.throws(() => resolveConfig(parseFlagValues({ upstream: ['10.0.0.1'], minTtl: '10s', maxTtl: '5s' })), /--max-ttl/);
+  // Learnt lifetimes are not timers: a long ceiling is fine.
+  assert.equal(resolveConfig(parseFlagValues({ upstream: ['10.0.0.1'], maxTtl: '1000h' })).maxTtl, 3_600_000_000);
+  const many = Array.from({ length: 31 }, (_, i) => `10.0.1.${i + 1}`);
+  assert.throws(() => resolveConfig(parseFlagValues({ upstream: many })), (error: Error) => error instanceof ConfigError && /^--upstream: 31 given, at most 30 are supported$/.test(error.message));
+  assert.equal(resolveConfig(parseFlagValues({ upstream: many.slice(0, 30) })).upstream.length, 30);
 });
 
 test('config file: keys as flags, file:line:col on errors, flags win', () => {
