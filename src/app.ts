@@ -69,6 +69,8 @@ export class App {
   private kube: { client: KubeClient; source: KubernetesSource | undefined } | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
+  private lastSave = Promise.resolve();
+  private queuedSave: Promise<void> | undefined;
 
   constructor(
     readonly config: Config,
@@ -225,14 +227,23 @@ export class App {
     else if (result.restored > 0) this.logger.info(`restored ${result.restored} allowed entries from ${path}`);
   }
 
-  private async saveMap(): Promise<void> {
+  /**
+   * Saves run one after another, as two at once would write the same temporary file,
+   * and one waiting to start serves every caller until it starts.
+   */
+  private saveMap(): Promise<void> {
     const path = this.config.stateFile;
-    if (path === undefined) return;
-    try {
-      await saveState(path, this.map, this.config.scope);
-    } catch (error) {
-      this.logger.error(`cannot save state to ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
+    if (path === undefined) return Promise.resolve();
+    this.queuedSave ??= this.lastSave.then(async () => {
+      this.queuedSave = undefined;
+      try {
+        await saveState(path, this.map, this.config.scope);
+      } catch (error) {
+        this.logger.error(`cannot save state to ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
+    });
+    this.lastSave = this.queuedSave;
+    return this.queuedSave;
   }
 
   private startTimers(): void {

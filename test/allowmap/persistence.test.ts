@@ -128,3 +128,18 @@ test('a corrupt state file is reported in one line and start-up goes on', { skip
     await dnsgate.stop();
   }
 });
+
+test('saves never overlap: with an interval shorter than a save, every one succeeds and the file stays whole', { skip }, async () => {
+  const stateFile = join(fixture, 'busy.json');
+  const running = await startDnsgate(net.address(4), [...args(stateFile), '--state-save-interval', '1ms']);
+  try {
+    await dig('www.example.com', { server: running.address, port: running.port, source: pods.web1.ip });
+    // Each save syncs the file, which takes longer than a millisecond.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual(running.logger.lines.filter((line) => line.includes('cannot save state')), []);
+  } finally {
+    await running.stop();
+  }
+  const saved = JSON.parse(readFileSync(stateFile, 'utf8')) as { entries: { ip: string }[] };
+  assert.deepEqual(saved.entries.map((e) => e.ip), ['192.0.2.10']);
+});
