@@ -1,7 +1,8 @@
 /**
  * Reads Pod, Namespace and ServiceAccount objects as `kubectl get pods,namespaces,serviceaccounts -A -o yaml`
  * prints them. Pods without an IP yet, finished pods and host-network pods (whose IP is
- * the node's, shared by many) cannot be told apart by address and are left out.
+ * the node's, shared by many) cannot be told apart by address and are left out, and so
+ * is a terminating pod whose IP a running pod already has.
  */
 import { readFile } from 'node:fs/promises';
 import { canonicalIp } from '../net/address.js';
@@ -52,14 +53,18 @@ export function identitiesFromObjects(objects: readonly SourceObject[]): Identit
   }
   const pods: Pod[] = [];
   const owners = new Map<string, string>();
-  for (const object of podObjects) {
+  // Pods still running claim their IPs first: a terminating pod stays listed, IP and
+  // all, after its IP may already belong to a new pod, and then it is the one left out.
+  const terminating = (object: SourceObject) => ((object.value.metadata ?? {}) as Record<string, unknown>).deletionTimestamp != null;
+  for (const object of [...podObjects.filter((o) => !terminating(o)), ...podObjects.filter(terminating)]) {
     const pod = podFromObject(object, namespaces, serviceAccounts);
     if (!pod) continue;
-    for (const ip of pod.ips) {
-      const owner = owners.get(ip);
-      if (owner !== undefined) throw new SourceError(object.at(['status']), `pod ${pod.key} has IP ${ip}, already held by pod ${owner}`);
-      owners.set(ip, pod.key);
+    const taken = pod.ips.find((ip) => owners.has(ip));
+    if (taken !== undefined) {
+      if (terminating(object)) continue;
+      throw new SourceError(object.at(['status']), `pod ${pod.key} has IP ${taken}, already held by pod ${owners.get(taken)}`);
     }
+    for (const ip of pod.ips) owners.set(ip, pod.key);
     pods.push(pod);
   }
   return new IdentitySnapshot(pods, namespaces);
