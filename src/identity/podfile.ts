@@ -55,7 +55,7 @@ export function identitiesFromObjects(objects: readonly SourceObject[]): Identit
   const owners = new Map<string, string>();
   // Pods still running claim their IPs first: a terminating pod stays listed, IP and
   // all, after its IP may already belong to a new pod, and then it is the one left out.
-  const terminating = (object: SourceObject) => ((object.value.metadata ?? {}) as Record<string, unknown>).deletionTimestamp != null;
+  const terminating = (object: SourceObject) => ((object.value.metadata ?? {}) as Record<string, unknown>).deletionTimestamp !== undefined;
   for (const object of [...podObjects.filter((o) => !terminating(o)), ...podObjects.filter(terminating)]) {
     const pod = podFromObject(object, namespaces, serviceAccounts);
     if (!pod) continue;
