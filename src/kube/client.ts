@@ -82,9 +82,11 @@ export class KubeClient {
       const text = await response.body.text();
       throw new KubeError(response.statusCode, `watch ${path}: ${response.statusCode} ${text.slice(0, 200)}`);
     }
+    // Decoded as a stream: a character split between two chunks comes out whole.
+    const decoder = new TextDecoder();
     let pending = '';
     for await (const chunk of response.body) {
-      pending += (chunk as Buffer).toString('utf8');
+      pending += decoder.decode(chunk as Buffer, { stream: true });
       let newline: number;
       while ((newline = pending.indexOf('\n')) >= 0) {
         const line = pending.slice(0, newline).trim();
