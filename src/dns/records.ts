@@ -11,7 +11,7 @@ export const enum Section {
 }
 
 /** Records beyond this are not walked; the reply itself still passes intact. */
-export const MAX_WALKED_RECORDS = 512;
+const MAX_WALKED_RECORDS = 512;
 
 export class RecordTable {
   count = 0;
