@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { canonicalIp } from '../net/address.js';
 import { SourceError, SourceObject, parseObjects, stringMap } from '../yaml/documents.js';
-import { NamedPort, Namespace, Pod, namespaceLabels, podLabels } from './pod.js';
+import { LABEL_NAME, NamedPort, Namespace, Pod, namespaceLabels, podLabels } from './pod.js';
 import { IdentitySnapshot } from './snapshot.js';
 
 export async function loadPodsFile(path: string): Promise<IdentitySnapshot> {
@@ -113,7 +113,7 @@ function podFromObject(
     ips,
     labels: podLabels(namespace, serviceAccount, stringMap(metadata.labels)),
     namespaceLabels: namespaces.get(namespace)?.labels ?? namespaceLabels(namespace),
-    serviceAccountLabels: { ...(serviceAccounts.get(`${namespace}/${serviceAccount}`) ?? {}), 'projectcalico.org/name': serviceAccount },
+    serviceAccountLabels: { ...(serviceAccounts.get(`${namespace}/${serviceAccount}`) ?? {}), [LABEL_NAME]: serviceAccount },
     ports,
     key: `${namespace}/${name}`,
   };
