@@ -122,7 +122,7 @@ export const OPTIONS = {
   listen: repeatable('--listen <host:port>', 'UDP and TCP listener; IPv6 as [::1]:5353 (repeatable)', listenEndpoint, '127.0.0.1:5353'),
   upstream: repeatable('--upstream <server>', 'trusted DNS server: IP, IP:PORT, [IPv6]:PORT, k8s-service:[NS/]NAME[:PORT] (repeatable)', upstream, { described: 'nameservers of /etc/resolv.conf' }),
   policies: repeatable('--policies <path>', 'YAML/JSON file or directory of Calico v3 resources (repeatable)', text),
-  pods: option('--pods <file>', 'Pod, Namespace and ServiceAccount objects, as kubectl get -o yaml prints them', text),
+  pods: option('--pods <file>', 'Pod, Namespace and ServiceAccount objects, as kubectl get -o yaml prints them (namespace and service account labels are what namespaceSelector and serviceAccountSelector match)', text),
   localPod: option('--local-pod <namespace/name>', 'the pod that clients on 127.0.0.1 and ::1 are (sidecar and dev modes)', podKey),
   kubernetes: option('--kubernetes', 'read pods, namespaces, service accounts and policies from the Kubernetes API', boolean, false),
   policyMode: option('--policy-mode <mode>', 'NoDelay or DelayDNSResponse: hold each answer until the dataplane has its IPs', oneOf('NoDelay', 'DelayDNSResponse'), 'DelayDNSResponse'),

@@ -17,7 +17,10 @@ export const enum QueryStatus {
   NotQuery,
 }
 
-/** What the scanner learnt about a query. One instance is reused per listener. */
+/**
+ * What the scanner learnt about a query. The pipeline reuses one instance for the
+ * messages of all its listeners: each is copied into its Query before the next is read.
+ */
 export class QueryView {
   id = 0;
   /** Offset just past the question (qname, qtype, qclass). HEADER_LENGTH when unread. */

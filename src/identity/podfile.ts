@@ -1,7 +1,10 @@
 /**
- * Reads Pod, Namespace and ServiceAccount objects as `kubectl get pods,namespaces,serviceaccounts -A -o yaml`
- * prints them. Pods without an IP yet, finished pods and host-network pods (whose IP is
- * the node's, shared by many) cannot be told apart by address and are left out.
+ * Reads Pod, Namespace and ServiceAccount objects as
+ * `kubectl get pods,namespaces,serviceaccounts -A -o yaml` prints them; namespaces and
+ * service accounts are read for their labels, which namespaceSelector and
+ * serviceAccountSelector match. Pods without an IP yet, finished pods and host-network
+ * pods (whose IP is the node's, shared by many) cannot be told apart by address and are
+ * left out.
  */
 import { readFile } from 'node:fs/promises';
 import { canonicalIp } from '../net/address.js';
