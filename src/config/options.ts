@@ -14,7 +14,7 @@ export type RawValue = string | number | boolean;
  * A default: a value as a user would write it, parsed like one and shown as is in
  * `--help`; or, for one worked out at start-up (load.ts), the words `--help` shows.
  */
-export type DefaultValue = RawValue | { described: string };
+type DefaultValue = RawValue | { described: string };
 
 export interface OptionDef<T, Repeatable extends boolean = boolean> {
   /** Commander's flag syntax, e.g. `--max-hold <duration>`. */
