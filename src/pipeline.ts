@@ -125,12 +125,13 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
     const walked = needsWalk && walkRecords(reply, query.questionEnd, this.records);
     const records = walked ? this.records : undefined;
     if (fresh && records !== undefined) this.cache?.store(query, reply, records, upstream);
-    if (records !== undefined && query.pod !== undefined) {
+    const pod = query.pod;
+    if (records !== undefined && pod !== undefined) {
       // policy match
-      const rules = enforcement.policy.forClient(query.pod);
+      const rules = enforcement.policy.forClient(pod);
       if (rules.enforced) {
         // allowed map
-        const mustWait = enforcement.learner.learn(query, reply, records, rules);
+        const mustWait = enforcement.learner.learn(query, pod, reply, records, rules);
         // dataplane
         if (mustWait && enforcement.holdAnswers) {
           this.hold(query, reply, records, upstream, enforcement.maxHoldMs);

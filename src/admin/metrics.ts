@@ -155,7 +155,7 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly nftablesSwapDuration = new Histogram({
-    name: 'dnsgate_nftables_resync_duration_seconds',
+    name: 'dnsgate_nftables_swap_duration_seconds',
     help: 'Time to compile and atomically replace the whole nftables table, by why (start, policy, resync: with every learnt element)',
     labelNames: ['reason'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],

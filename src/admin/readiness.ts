@@ -12,11 +12,6 @@ export class Readiness {
     this.waiting.delete(name);
   }
 
-  /** A condition that held may stop holding (a dataplane that lost sync). */
-  unsatisfy(name: string, reason: string): void {
-    this.waiting.set(name, reason);
-  }
-
   /** Adds a condition evaluated at each request: undefined while it holds, else why not (a dataplane's health). */
   watch(check: () => string | undefined): void {
     this.checks.push(check);

@@ -1,5 +1,6 @@
 /** Turns an answer to an enforced client into allowed-map entries. */
 import type { RecordTable } from '../dns/records.js';
+import type { Pod } from '../identity/pod.js';
 import type { Query } from '../query.js';
 import type { EntryClient } from './entry.js';
 import { type CnameMemory, addressesToLearn } from './learn.js';
@@ -21,12 +22,10 @@ export class Learner {
   ) {}
 
   /**
-   * Learns what `answer` teaches the query's pod under `rules`. Returns true when the
+   * Learns what `answer` teaches `pod` (the query's) under `rules`. Returns true when the
    * dataplane does not yet hold all of it, so the answer must wait.
    */
-  learn(query: Query, answer: Buffer, records: RecordTable, rules: ClientRules): boolean {
-    const pod = query.pod;
-    if (pod === undefined) return false;
+  learn(query: Query, pod: Pod, answer: Buffer, records: RecordTable, rules: ClientRules): boolean {
     const client: EntryClient | null =
       this.scope === 'pod' ? { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom: query.clientIp } : null;
     const addresses = addressesToLearn(answer, records, client?.key ?? '', rules, this.memory, this.map);

@@ -13,13 +13,13 @@ import type { DataplaneBatch } from '../dataplane/dataplane.js';
  * so without it every repeat would move the expiry by a few milliseconds and cost a
  * dataplane update.
  */
-export const EXTENSION_STEP_MS = 1000;
+const EXTENSION_STEP_MS = 1000;
 
 /**
  * An answer need not wait for an extension while the IP stays programmed at least this
  * long: the client's connection cannot outrun an element that is still in force.
  */
-export const HOLD_MARGIN_MS = 1000;
+const HOLD_MARGIN_MS = 1000;
 
 export interface LearntAddress {
   ip: string;

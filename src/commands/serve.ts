@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { App, stderrLogger } from '../app.js';
 import { loadConfigFile, parseFlagValues, resolveConfig } from '../config/load.js';
-import { OPTIONS, type OptionName, type RawValue } from '../config/options.js';
+import { OPTIONS, defaultText, type OptionName, type RawValue } from '../config/options.js';
 
 export function serveCommand(): Command {
   const command = new Command('serve')
@@ -10,7 +10,8 @@ export function serveCommand(): Command {
     .option('-c, --config <file>', 'YAML file with the same keys as the flags; flags win');
   for (const name of Object.keys(OPTIONS) as OptionName[]) {
     const def = OPTIONS[name];
-    const option = new Option(def.flag, def.defaultText ? `${def.description} (default: ${def.defaultText})` : def.description);
+    const shown = defaultText(def);
+    const option = new Option(def.flag, shown === undefined ? def.description : `${def.description} (default: ${shown})`);
     if (def.repeatable) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
     command.addOption(option);
   }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { Endpoint, parseEndpoint } from '../net/address.js';
 import { MAX_UPSTREAMS, UpstreamSpec } from '../upstream/spec.js';
-import { GivenOptions, OPTIONS, OptionName, RawValue, defaultNodeName, keyOf } from './options.js';
+import { GivenOptions, OPTIONS, OptionName, RawValue, defaultNodeName, keyOf, rawDefault } from './options.js';
 
 export interface Config {
   listen: Endpoint[];
@@ -66,45 +66,6 @@ export function resolvConfNameservers(path = RESOLV_CONF): UpstreamSpec[] {
   return servers;
 }
 
-function defaults(): Omit<Config, 'upstream' | 'logStdout'> {
-  return {
-    listen: [parseEndpoint('127.0.0.1:5353') as Endpoint],
-    policies: [],
-    pods: undefined,
-    localPod: undefined,
-    kubernetes: false,
-    policyMode: 'DelayDNSResponse',
-    maxHold: 3000,
-    holdTimeoutAction: 'release',
-    extraTtl: 0,
-    minTtl: 2000,
-    maxTtl: undefined,
-    scope: 'pod',
-    dataplane: 'none',
-    denyResponse: 'off',
-    logDir: undefined,
-    logFlushInterval: 300_000,
-    logAggregation: 1,
-    logPerNodeLimit: 0,
-    logIncludeLabels: true,
-    logMaxFileSizeMb: 100,
-    logMaxFiles: 5,
-    admin: parseEndpoint('127.0.0.1:9253') as Endpoint,
-    stateFile: undefined,
-    stateSaveInterval: 60_000,
-    cacheSize: 0,
-    upstreamTimeout: 2000,
-    queryTimeout: 3000,
-    tcpIdleTimeout: 10_000,
-    tcpMaxConnections: 1000,
-    maxIpsPerName: 1000,
-    maxEntries: 500_000,
-    nftTable: 'dnsgate',
-    nftHook: 'forward',
-    nodeName: defaultNodeName(),
-  };
-}
-
 const NAME_BY_KEY = new Map<string, OptionName>(
   (Object.keys(OPTIONS) as OptionName[]).map((name) => [keyOf(name), name]),
 );
@@ -118,6 +79,22 @@ function parseValue(name: OptionName, raw: RawValue | RawValue[], where: string)
   } catch (error) {
     throw new ConfigError(`${where}: ${(error as Error).message}`);
   }
+}
+
+/**
+ * The defaults of the OPTIONS table, parsed as given values are. Those `--help` describes
+ * in words are undefined here: upstream and logStdout are resolved by resolveConfig, no
+ * maxTtl means none, and the node name is looked up below.
+ */
+function defaults(): Omit<Config, 'upstream' | 'logStdout'> {
+  const values: Record<string, unknown> = {};
+  for (const name of Object.keys(OPTIONS) as OptionName[]) {
+    const raw = rawDefault(OPTIONS[name]);
+    values[name] = raw === undefined ? undefined : parseValue(name, raw, `default of --${keyOf(name)}`);
+  }
+  values.policies = [];
+  values.nodeName = defaultNodeName();
+  return values as Omit<Config, 'upstream' | 'logStdout'>;
 }
 
 /** Options from flags: raw strings collected by commander, keyed by option name. */

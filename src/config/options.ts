@@ -10,6 +10,12 @@ import { UpstreamSpec, parseUpstreamSpec } from '../upstream/spec.js';
 
 export type RawValue = string | number | boolean;
 
+/**
+ * A default: a value as a user would write it, parsed like one and shown as is in
+ * `--help`; or, for one worked out at start-up (load.ts), the words `--help` shows.
+ */
+type DefaultValue = RawValue | { described: string };
+
 export interface OptionDef<T, Repeatable extends boolean = boolean> {
   /** Commander's flag syntax, e.g. `--max-hold <duration>`. */
   flag: string;
@@ -17,16 +23,30 @@ export interface OptionDef<T, Repeatable extends boolean = boolean> {
   repeatable: Repeatable;
   /** Parses one value (one element of a repeatable option); throws with the reason. */
   parse(raw: RawValue): T;
-  /** Shown in `--help`. */
-  defaultText?: string;
+  default?: DefaultValue;
 }
 
-function option<T>(flag: string, description: string, parse: (raw: RawValue) => T, defaultText?: string): OptionDef<T, false> {
-  return { flag, description, parse, repeatable: false, defaultText };
+function option<T>(flag: string, description: string, parse: (raw: RawValue) => T, defaultValue?: DefaultValue): OptionDef<T, false> {
+  return { flag, description, parse, repeatable: false, default: defaultValue };
 }
 
-function repeatable<T>(flag: string, description: string, parse: (raw: RawValue) => T, defaultText?: string): OptionDef<T, true> {
-  return { flag, description, parse, repeatable: true, defaultText };
+function repeatable<T>(flag: string, description: string, parse: (raw: RawValue) => T, defaultValue?: DefaultValue): OptionDef<T, true> {
+  return { flag, description, parse, repeatable: true, default: defaultValue };
+}
+
+/** The default as `--help` shows it, if there is one; a switch (a flag without a value) is on or off. */
+export function defaultText(def: OptionDef<unknown>): string | undefined {
+  const value = def.default;
+  if (value === undefined) return undefined;
+  if (typeof value === 'object') return value.described;
+  if (typeof value === 'boolean' && !def.flag.includes(' ')) return value ? 'on' : 'off';
+  return String(value);
+}
+
+/** The default as a user would write it, or undefined when there is none or it is worked out at start-up. */
+export function rawDefault(def: OptionDef<unknown>): RawValue | undefined {
+  const value = def.default;
+  return typeof value === 'object' ? undefined : value;
 }
 
 function text(raw: RawValue): string {
@@ -110,41 +130,41 @@ function nftTableName(raw: RawValue): string {
 
 export const OPTIONS = {
   listen: repeatable('--listen <host:port>', 'UDP and TCP listener; IPv6 as [::1]:5353 (repeatable)', listenEndpoint, '127.0.0.1:5353'),
-  upstream: repeatable('--upstream <server>', 'trusted DNS server: IP, IP:PORT, [IPv6]:PORT, k8s-service:[NS/]NAME[:PORT] (repeatable)', upstream, 'nameservers of /etc/resolv.conf'),
+  upstream: repeatable('--upstream <server>', 'trusted DNS server: IP, IP:PORT, [IPv6]:PORT, k8s-service:[NS/]NAME[:PORT] (repeatable)', upstream, { described: 'nameservers of /etc/resolv.conf' }),
   policies: repeatable('--policies <path>', 'YAML/JSON file or directory of Calico v3 resources (repeatable)', text),
-  pods: option('--pods <file>', 'Pod, Namespace and ServiceAccount objects, as kubectl get -o yaml prints them', text),
+  pods: option('--pods <file>', 'Pod, Namespace and ServiceAccount objects, as kubectl get -o yaml prints them (namespace and service account labels are what namespaceSelector and serviceAccountSelector match)', text),
   localPod: option('--local-pod <namespace/name>', 'the pod that clients on 127.0.0.1 and ::1 are (sidecar and dev modes)', podKey),
-  kubernetes: option('--kubernetes', 'read pods, namespaces, service accounts and policies from the Kubernetes API', boolean, 'off'),
+  kubernetes: option('--kubernetes', 'read pods, namespaces, service accounts and policies from the Kubernetes API', boolean, false),
   policyMode: option('--policy-mode <mode>', 'NoDelay or DelayDNSResponse: hold each answer until the dataplane has its IPs', oneOf('NoDelay', 'DelayDNSResponse'), 'DelayDNSResponse'),
   maxHold: option('--max-hold <duration>', 'longest hold of an answer', timerDuration, '3s'),
   holdTimeoutAction: option('--hold-timeout-action <action>', 'after --max-hold: release the answer or answer SERVFAIL', oneOf('release', 'servfail'), 'release'),
   extraTtl: option('--extra-ttl <duration>', 'added to every learnt TTL (Calico DNSExtraTTL)', duration, '0s'),
   minTtl: option('--min-ttl <duration>', 'floor of learnt lifetimes', duration, '2s'),
-  maxTtl: option('--max-ttl <duration>', 'ceiling of learnt lifetimes', positiveDuration, 'none'),
+  maxTtl: option('--max-ttl <duration>', 'ceiling of learnt lifetimes', positiveDuration, { described: 'none' }),
   scope: option('--scope <scope>', 'allowed IPs per pod, or node-wide as Calico shares them', oneOf('pod', 'node'), 'pod'),
   dataplane: option('--dataplane <dataplane>', 'who enforces the allowed-IP map', oneOf('none', 'nftables'), 'none'),
   denyResponse: option('--deny-response <rcode>', 'answer names no policy allows for an enforced pod with this rcode', oneOf('off', 'refused', 'nxdomain'), 'off'),
   logDir: option('--log-dir <dir>', 'write DNS logs to DIR/dns.log', text),
-  logStdout: option('--log-stdout [bool]', 'DNS log records as JSON lines on stdout', boolean, 'on when no --log-dir'),
+  logStdout: option('--log-stdout [bool]', 'DNS log records as JSON lines on stdout', boolean, { described: 'on when no --log-dir' }),
   logFlushInterval: option('--log-flush-interval <duration>', 'DNS log aggregation window', timerDuration, '300s'),
-  logAggregation: option('--log-aggregation <kind>', '0 keeps client names and IPs, 1 aggregates replicas (Calico DNSLogsFileAggregationKind)', integer(0, 1), '1'),
-  logPerNodeLimit: option('--log-per-node-limit <n>', 'distinct log records per window, 0 for no limit (Calico DNSLogsFilePerNodeLimit)', integer(0), '0'),
-  logIncludeLabels: option('--log-include-labels <bool>', 'include client labels in DNS logs', boolean, 'true'),
-  logMaxFileSizeMb: option('--log-max-file-size-mb <n>', 'rotate dns.log at this size', integer(1), '100'),
-  logMaxFiles: option('--log-max-files <n>', 'rotated files kept', integer(1), '5'),
+  logAggregation: option('--log-aggregation <kind>', '0 keeps client names and IPs, 1 aggregates replicas (Calico DNSLogsFileAggregationKind)', integer(0, 1), 1),
+  logPerNodeLimit: option('--log-per-node-limit <n>', 'distinct log records per window, 0 for no limit (Calico DNSLogsFilePerNodeLimit)', integer(0), 0),
+  logIncludeLabels: option('--log-include-labels <bool>', 'include client labels in DNS logs', boolean, true),
+  logMaxFileSizeMb: option('--log-max-file-size-mb <n>', 'rotate dns.log at this size', integer(1), 100),
+  logMaxFiles: option('--log-max-files <n>', 'rotated files kept', integer(1), 5),
   admin: option('--admin <host:port>', 'admin HTTP server (health, metrics, API), or off', adminEndpoint, '127.0.0.1:9253'),
   stateFile: option('--state-file <path>', 'persist learnt mappings and restore them at start', text),
   stateSaveInterval: option('--state-save-interval <duration>', 'how often --state-file is written (Calico DNSCacheSaveInterval)', timerDuration, '60s'),
-  cacheSize: option('--cache-size <n>', 'response cache entries, 0 for off', integer(0), '0'),
+  cacheSize: option('--cache-size <n>', 'response cache entries, 0 for off', integer(0), 0),
   upstreamTimeout: option('--upstream-timeout <duration>', 'wait for one upstream before trying the next', timerDuration, '2s'),
   queryTimeout: option('--query-timeout <duration>', 'answer SERVFAIL when no upstream answered within this', timerDuration, '3s'),
   tcpIdleTimeout: option('--tcp-idle-timeout <duration>', 'close an idle client TCP connection (RFC 7766)', timerDuration, '10s'),
-  tcpMaxConnections: option('--tcp-max-connections <n>', 'client TCP connections per listener', integer(1), '1000'),
-  maxIpsPerName: option('--max-ips-per-name <n>', 'allowed IPs kept per (client, name), oldest evicted first', integer(1), '1000'),
-  maxEntries: option('--max-entries <n>', 'allowed-IP map entries in all', integer(1), '500000'),
+  tcpMaxConnections: option('--tcp-max-connections <n>', 'client TCP connections per listener', integer(1), 1000),
+  maxIpsPerName: option('--max-ips-per-name <n>', 'allowed IPs kept per (client, name), oldest evicted first', integer(1), 1000),
+  maxEntries: option('--max-entries <n>', 'allowed-IP map entries in all', integer(1), 500_000),
   nftTable: option('--nft-table <name>', 'nftables table (family inet) dnsgate owns', nftTableName, 'dnsgate'),
   nftHook: option('--nft-hook <hook>', 'forward (node-local: pods routed through this host) or output (sidecar: the pod\'s own namespace)', oneOf('forward', 'output'), 'forward'),
-  nodeName: option('--node-name <name>', 'the host field of DNS logs', text, '$NODE_NAME, else the hostname'),
+  nodeName: option('--node-name <name>', 'the host field of DNS logs', text, { described: '$NODE_NAME, else the hostname' }),
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;

@@ -3,7 +3,7 @@
  * decoding anything else, and checks an upstream reply against the query it answers.
  * Messages are forwarded as bytes; nothing here re-encodes them.
  */
-import { FLAG_QR, HEADER_LENGTH, MAX_LABEL_LENGTH, MAX_NAME_LENGTH, OPCODE_MASK, RCODE_MASK } from './constants.js';
+import { FLAG_QR, FLAG_TC, HEADER_LENGTH, MAX_LABEL_LENGTH, MAX_NAME_LENGTH, OPCODE_MASK, RCODE_MASK } from './constants.js';
 
 export const enum QueryStatus {
   Ok = 0,
@@ -17,7 +17,10 @@ export const enum QueryStatus {
   NotQuery,
 }
 
-/** What the scanner learnt about a query. One instance is reused per listener. */
+/**
+ * What the scanner learnt about a query. The pipeline reuses one instance for the
+ * messages of all its listeners: each is copied into its Query before the next is read.
+ */
 export class QueryView {
   id = 0;
   /** Offset just past the question (qname, qtype, qclass). HEADER_LENGTH when unread. */
@@ -105,5 +108,5 @@ export function rcodeOf(msg: Uint8Array): number {
 }
 
 export function isTruncated(msg: Uint8Array): boolean {
-  return (msg[2] & 0x02) !== 0;
+  return (msg[2] & FLAG_TC) !== 0;
 }

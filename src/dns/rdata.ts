@@ -4,6 +4,7 @@
  * strings of TXT, and base64 of the raw bytes for every other type, or for RDATA that
  * does not parse as its type says (so a malformed record is still shown, never lost).
  */
+import { formatIpv4, formatIpv6 } from '../net/format.js';
 import { RRType } from './constants.js';
 import { readName, skipName } from './records.js';
 
@@ -15,9 +16,9 @@ function parsedRdata(msg: Buffer, type: number, offset: number, end: number): st
   const length = end - offset;
   switch (type) {
     case RRType.A:
-      return length === 4 ? `${msg[offset]}.${msg[offset + 1]}.${msg[offset + 2]}.${msg[offset + 3]}` : undefined;
+      return length === 4 ? formatIpv4(msg, offset) : undefined;
     case RRType.AAAA:
-      return length === 16 ? ipv6Text(msg, offset) : undefined;
+      return length === 16 ? formatIpv6(msg, offset) : undefined;
     case RRType.CNAME:
     case RRType.NS:
     case RRType.PTR:
@@ -66,22 +67,4 @@ function txtText(msg: Buffer, offset: number, end: number): string | undefined {
     offset = next;
   }
   return text;
-}
-
-/** RFC 5952 text: lowercase hex, the first longest run of two or more zero groups as `::`. */
-function ipv6Text(msg: Buffer, offset: number): string {
-  const groups: string[] = [];
-  let runStart = -1;
-  let runLength = 1;
-  for (let i = 0, zeros = 0; i < 8; i++) {
-    const group = msg.readUInt16BE(offset + 2 * i);
-    groups.push(group.toString(16));
-    zeros = group === 0 ? zeros + 1 : 0;
-    if (zeros > runLength) {
-      runLength = zeros;
-      runStart = i - zeros + 1;
-    }
-  }
-  if (runStart < 0) return groups.join(':');
-  return `${groups.slice(0, runStart).join(':')}::${groups.slice(runStart + runLength).join(':')}`;
 }

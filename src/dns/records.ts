@@ -11,7 +11,7 @@ export const enum Section {
 }
 
 /** Records beyond this are not walked; the reply itself still passes intact. */
-export const MAX_WALKED_RECORDS = 512;
+const MAX_WALKED_RECORDS = 512;
 
 export class RecordTable {
   count = 0;
@@ -72,7 +72,7 @@ export function walkRecords(msg: Uint8Array, start: number, table: RecordTable):
     let h1 = Math.imul(0x811c9dc5 ^ section, H1_PRIME);
     let h2 = Math.imul(0x9747b28c ^ section, H2_PRIME);
     for (let j = offset; j < end; j++) {
-      // Skip the 4 TTL bytes.
+      // The TTL is left out: answers that differ only in remaining TTL aggregate together.
       if (j === nameEnd + 4) j += 4;
       const c = msg[j];
       h1 = Math.imul(h1 ^ c, H1_PRIME);

@@ -30,10 +30,10 @@ export interface Pod {
 }
 
 export const LABEL_NAMESPACE = 'projectcalico.org/namespace';
-export const LABEL_ORCHESTRATOR = 'projectcalico.org/orchestrator';
+const LABEL_ORCHESTRATOR = 'projectcalico.org/orchestrator';
 export const LABEL_SERVICE_ACCOUNT = 'projectcalico.org/serviceaccount';
 export const LABEL_NAME = 'projectcalico.org/name';
-export const LABEL_K8S_NAMESPACE_NAME = 'kubernetes.io/metadata.name';
+const LABEL_K8S_NAMESPACE_NAME = 'kubernetes.io/metadata.name';
 
 export function namespaceLabels(name: string, labels: Record<string, string> = {}): Record<string, string> {
   return { ...labels, [LABEL_K8S_NAMESPACE_NAME]: name, [LABEL_NAME]: name };

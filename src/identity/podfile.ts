@@ -1,13 +1,15 @@
 /**
- * Reads Pod, Namespace and ServiceAccount objects as `kubectl get pods,namespaces,serviceaccounts -A -o yaml`
- * prints them. Pods without an IP yet, finished pods and host-network pods (whose IP is
- * the node's, shared by many) cannot be told apart by address and are left out, and so
- * is a terminating pod whose IP a running pod already has.
+ * Reads Pod, Namespace and ServiceAccount objects as
+ * `kubectl get pods,namespaces,serviceaccounts -A -o yaml` prints them; namespaces and
+ * service accounts are read for their labels, which namespaceSelector and
+ * serviceAccountSelector match. Pods without an IP yet, finished pods and host-network
+ * pods (whose IP is the node's, shared by many) cannot be told apart by address and are
+ * left out, and so is a terminating pod whose IP a running pod already has.
  */
 import { readFile } from 'node:fs/promises';
 import { canonicalIp } from '../net/address.js';
 import { SourceError, SourceObject, parseObjects, stringMap } from '../yaml/documents.js';
-import { NamedPort, Namespace, Pod, namespaceLabels, podLabels } from './pod.js';
+import { LABEL_NAME, NamedPort, Namespace, Pod, namespaceLabels, podLabels } from './pod.js';
 import { IdentitySnapshot } from './snapshot.js';
 
 export async function loadPodsFile(path: string): Promise<IdentitySnapshot> {
@@ -118,7 +120,7 @@ function podFromObject(
     ips,
     labels: podLabels(namespace, serviceAccount, stringMap(metadata.labels)),
     namespaceLabels: namespaces.get(namespace)?.labels ?? namespaceLabels(namespace),
-    serviceAccountLabels: { ...(serviceAccounts.get(`${namespace}/${serviceAccount}`) ?? {}), 'projectcalico.org/name': serviceAccount },
+    serviceAccountLabels: { ...(serviceAccounts.get(`${namespace}/${serviceAccount}`) ?? {}), [LABEL_NAME]: serviceAccount },
     ports,
     key: `${namespace}/${name}`,
   };

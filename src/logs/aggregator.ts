@@ -76,8 +76,8 @@ export class ClientAggregates {
 
 export interface Window {
   readonly clients: Map<string, ClientAggregates>;
-  /** Distinct aggregates, for the per-node limit. */
-  keys: number;
+  /** Distinct aggregation keys (client, question, rcode, records): the records the window will log, for the per-node limit. */
+  distinctKeys: number;
   /** Responses past the per-node limit. */
   unlogged: number;
 }
@@ -118,7 +118,7 @@ export class Aggregator {
         return;
       }
     }
-    if (this.perNodeLimit > 0 && window.keys >= this.perNodeLimit) {
+    if (this.perNodeLimit > 0 && window.distinctKeys >= this.perNodeLimit) {
       window.unlogged++;
       return;
     }
@@ -127,7 +127,7 @@ export class Aggregator {
       window.clients.set(client, aggregates);
     }
     aggregates.byKey.set(key, new Aggregate(answer, questionEnd, rcode, recordsHash, walked, pod, upstream, latencyNs, first));
-    window.keys++;
+    window.distinctKeys++;
   }
 
   /** Hands over the window so far and starts the next one. */
@@ -149,7 +149,7 @@ export class Aggregator {
 }
 
 function emptyWindow(): Window {
-  return { clients: new Map(), keys: 0, unlogged: 0 };
+  return { clients: new Map(), distinctKeys: 0, unlogged: 0 };
 }
 
 /**

@@ -8,7 +8,7 @@ import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LineTarget } from './line-queue.js';
 
-export const LOG_FILE_NAME = 'dns.log';
+const LOG_FILE_NAME = 'dns.log';
 
 export class RotatingFile implements LineTarget {
   readonly path: string;

@@ -24,12 +24,12 @@ export interface ClientFields {
 const UNKNOWN = '-';
 
 /** `generateName` + `*` (`web-7d9c8b7f4-*`), else the pod name. */
-export function aggregatedName(pod: Pod): string {
+function aggregatedName(pod: Pod): string {
   return pod.generateName ? `${pod.generateName}*` : pod.name;
 }
 
 /** A non-pod address as the schema names it: `pvt` (RFC 1918) or `pub`. */
-export function addressClass(ip: string): 'pvt' | 'pub' {
+function addressClass(ip: string): 'pvt' | 'pub' {
   return isPrivateIp(ip) ? 'pvt' : 'pub';
 }
 

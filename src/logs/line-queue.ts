@@ -22,7 +22,7 @@ export interface LineQueueLimits {
   batchBytes: number;
 }
 
-export const DEFAULT_LIMITS: LineQueueLimits = { maxQueuedBytes: 16 * 1024 * 1024, batchBytes: 64 * 1024 };
+const DEFAULT_LIMITS: LineQueueLimits = { maxQueuedBytes: 16 * 1024 * 1024, batchBytes: 64 * 1024 };
 
 type Counter = { inc(value?: number): void };
 

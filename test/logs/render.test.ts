@@ -54,6 +54,7 @@ describe('rdata text', () => {
     assert.equal(text('20010db8000000000001000000000001'), '2001:db8::1:0:0:1');
     assert.equal(text('20010db8000000010000000000000001'), '2001:db8:0:1::1');
     assert.equal(text('FE800000000000000000ABCDEF012345'), 'fe80::abcd:ef01:2345');
+    assert.equal(text('00000000000000000000ffffc0000201'), '::ffff:192.0.2.1', 'IPv4-mapped: dotted tail, as learnt');
   });
 
   test('rdata that does not parse as its type is shown as base64', () => {

@@ -38,10 +38,10 @@ export interface RulesetOptions {
  * destination of a connection to a Service. Other tables at the same hook run too; a
  * drop in any of them is final, and an accept here does not bypass them.
  */
-export const BASE_CHAIN_PRIORITY = 'filter';
+const BASE_CHAIN_PRIORITY = 'filter';
 
 /** Learnt sets are kept across swaps; every other object is replaced. */
-export const LEARNT_SET_PREFIX = 'learnt_';
+const LEARNT_SET_PREFIX = 'learnt_';
 
 export interface TableObject {
   kind: 'set' | 'map' | 'chain';

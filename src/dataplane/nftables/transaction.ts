@@ -76,7 +76,7 @@ interface Element {
 }
 
 /** The elements an entry stands for in `ruleset`: one per learnt set of its rules (and, in pod scope, per client IP of its family). */
-export function elementsOf(ruleset: Ruleset, entry: EntrySnapshot): Element[] {
+function elementsOf(ruleset: Ruleset, entry: EntrySnapshot): Element[] {
   const elements: Element[] = [];
   for (const ref of entry.rules) {
     const set = ruleset.learntSetFor(ref, entry.family);
