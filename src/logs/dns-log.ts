@@ -46,6 +46,7 @@ export class DnsLog implements AnswerLog {
     private readonly options: DnsLogOptions,
     private readonly identity: IdentityStore,
     private readonly sinks: readonly LineQueue[],
+    private readonly logger: AppLogger,
   ) {
     this.aggregator = new Aggregator(options.kind, options.perNodeLimit);
     this.windowStart = this.clock.now();
@@ -76,8 +77,13 @@ export class DnsLog implements AnswerLog {
     };
     this.windowStart = end;
     this.flushing = this.flushing.then(async () => {
-      const lines = await renderWindow(window, context);
-      if (lines.length > 0) for (const sink of this.sinks) sink.push(lines);
+      try {
+        const lines = await renderWindow(window, context);
+        if (lines.length > 0) for (const sink of this.sinks) sink.push(lines);
+      } catch (error) {
+        // One window lost, said so; the next ones still go out.
+        this.logger.error(`DNS log: the window ending ${context.endTime} was lost: ${(error as Error).message}`);
+      }
     });
     return this.flushing;
   }
@@ -108,5 +114,5 @@ export function createDnsLog(config: Config, identity: IdentityStore, metrics: M
     flushIntervalMs: config.logFlushInterval,
     host: config.nodeName,
   };
-  return new DnsLog(options, identity, sinks);
+  return new DnsLog(options, identity, sinks, logger);
 }
