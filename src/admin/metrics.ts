@@ -25,7 +25,7 @@ export class Metrics {
   readonly cacheMisses = this.cacheLookups.bind({ result: 'miss' });
   readonly upstreamFailures = new Counter({
     name: 'dnsgate_upstream_failures_total',
-    help: 'Upstream attempts that failed, by upstream and reason (timeout, connection)',
+    help: 'Upstream attempts that failed, by upstream and reason (timeout, connection, busy)',
     labelNames: ['upstream', 'reason'] as const,
     registers: [this.registry],
   });
