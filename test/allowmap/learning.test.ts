@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SET_DOMAIN_RULE, STANDARD_POLICIES, WEB_DOMAIN_RULE, allowed, podsYaml, standardPods, writeFixture } from '../helpers/cluster.js';
 import { dig } from '../helpers/dig.js';
@@ -113,4 +114,25 @@ test('node scope: one entry per IP with no client, usable by every pod the rule 
   assert.equal(entry.client, null);
   assert.deepEqual(ipsOf(await allowed(nodeScope.adminPort, pods.web2.ip)), ['192.0.2.10'], 'the other replica may use it');
   assert.deepEqual(ipsOf(await allowed(nodeScope.adminPort, pods.other.ip)), [], 'a pod the rule does not select may not');
+});
+
+test('entries follow the pods file: a pod with a new IP keeps them under it, a pod gone loses them', { skip }, async () => {
+  const own = writeFixture({ 'pods.yaml': podsYaml([pods.web1, pods.web2]), 'policies.yaml': STANDARD_POLICIES });
+  const dnsgate = await startDnsgate(net.address(6), [
+    '--upstream', `${upstreams.unbound.address}:${upstreams.unbound.port}`,
+    '--pods', join(own, 'pods.yaml'), '--policies', join(own, 'policies.yaml'), '--log-stdout', 'false',
+  ]);
+  try {
+    await ask(dnsgate, pods.web1.ip, 'www.example.com');
+    await ask(dnsgate, pods.web2.ip, 'dual.example.com');
+    assert.equal((await allowed(dnsgate.adminPort)).entries.length, 2);
+    const moved = { ...pods.web1, ip: net.address(15) };
+    writeFileSync(join(own, 'pods.yaml'), podsYaml([moved]));
+    await dnsgate.app.reload();
+    const entries = (await allowed(dnsgate.adminPort)).entries.map((e) => [e.client?.name, e.client?.ip, e.ip]);
+    assert.deepEqual(entries, [[moved.name, moved.ip, '192.0.2.10']]);
+    assert.deepEqual((await allowed(dnsgate.adminPort, pods.web1.ip)).entries, [], 'nothing left under the old IP');
+  } finally {
+    await dnsgate.stop();
+  }
 });
