@@ -29,7 +29,8 @@ import type { AnswerLog } from './logs/answer-log.js';
 import { createDnsLog } from './logs/dns-log.js';
 import { canonicalIp, type Endpoint } from './net/address.js';
 import { Pipeline } from './pipeline.js';
-import { LiveEngine, PolicyStore, explain, formatProblem, type PolicyLoad } from './policy/index.js';
+import { LiveEngine, PolicyStore, explain, formatProblem, parseConnectionFilters, type PolicyLoad } from './policy/index.js';
+import type { Pod } from './identity/pod.js';
 import { formatUpstreamSpec } from './upstream/spec.js';
 import { SourceError } from './yaml/documents.js';
 
@@ -271,7 +272,14 @@ export class App {
       const name = params.get('name');
       if (client === null || name === null) return { status: 400, body: { error: 'client and name are required' } };
       if (canonicalIp(client) === undefined) return { status: 400, body: { error: `client: not an IP address: ${JSON.stringify(client)}` } };
-      return { status: 200, body: explain(this.engine.current, client, name) };
+      let filters;
+      try {
+        filters = parseConnectionFilters(params.get('protocol') ?? undefined, params.get('port') ?? undefined);
+      } catch (error) {
+        return { status: 400, body: { error: (error as Error).message } };
+      }
+      const learnt = (pod: Pod, domain: string) => this.map.learntFor(this.config.scope === 'pod' ? pod.key : undefined, domain);
+      return { status: 200, body: explain(this.engine.current, { client, name, ...filters }, learnt) };
     });
   }
 

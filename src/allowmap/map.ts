@@ -72,6 +72,16 @@ export class AllowedMap {
     return this.entries.size;
   }
 
+  /**
+   * The entries learnt from answers for `domain` (lowercase, without the trailing dot) of
+   * the client `clientKey` (undefined in node scope). A scan: for the admin API, not for queries.
+   */
+  learntFor(clientKey: string | undefined, domain: string): AllowedEntry[] {
+    const found: AllowedEntry[] = [];
+    for (const entry of this.entries.values()) if (entry.client?.key === clientKey && entry.domains.includes(domain)) found.push(entry);
+    return found;
+  }
+
   /** Lifetime of a record: TTL + extra, clamped to [min, max]. */
   lifetimeMs(ttlSeconds: number): number {
     const ms = ttlSeconds * 1000 + this.options.extraTtlMs;

@@ -1,6 +1,7 @@
 /** The policy model: Calico resources in, per-client domain decisions out. See README.md. */
-export { PolicyEngine } from './engine.js';
-export { explain } from './explain.js';
+export { PolicyEngine, type ApplicableRules, type ApplicableTier, type ClientPolicy } from './engine.js';
+export { evaluateConnection, ruleMatchesConnection, type Connection, type Verdict, type VerdictReason } from './evaluate.js';
+export { explain, parseConnectionFilters, type ConnectionExplanation, type Explanation, type ExplainRequest, type LearntLookup } from './explain.js';
 export { LiveEngine } from './live-engine.js';
 export { loadPolicies, type PolicyLoad } from './loader.js';
 export type { IcmpMatch, NetworkSet, Policy, PortMatch } from './model.js';

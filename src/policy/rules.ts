@@ -13,7 +13,7 @@ type RuleDirection = 'ingress' | 'egress';
 const ACTIONS: readonly RuleAction[] = ['Allow', 'Deny', 'Log', 'Pass'];
 const PROTOCOL_NUMBERS: Readonly<Record<string, number>> = { TCP: 6, UDP: 17, ICMP: 1, ICMPv6: 58, SCTP: 132, UDPLite: 136 };
 /** Protocols with ports: TCP, UDP and SCTP. */
-const PORT_PROTOCOLS = new Set([6, 17, 132]);
+export const PORT_PROTOCOLS: ReadonlySet<number> = new Set([6, 17, 132]);
 const RULE_FIELDS = new Set(['action', 'protocol', 'notProtocol', 'icmp', 'notICMP', 'ipVersion', 'source', 'destination', 'metadata', 'http']);
 const ENTITY_FIELDS = new Set(['nets', 'notNets', 'selector', 'notSelector', 'namespaceSelector', 'ports', 'notPorts', 'domains', 'serviceAccounts', 'services']);
 const ICMP_FIELDS = new Set(['type', 'code']);
@@ -64,6 +64,17 @@ function parseRule(reader: ObjectReader, path: FieldPath, direction: RuleDirecti
   return { action, protocol, notProtocol, ipVersion, icmp, notICMP, source, destination, index, at: reader.at(path) };
 }
 
+/** A protocol Calico names (`TCP`, `udp`, …), in any case; undefined for others. */
+export function protocolByName(text: string): Protocol | undefined {
+  const name = Object.keys(PROTOCOL_NUMBERS).find((known) => known.toLowerCase() === text.toLowerCase());
+  return name === undefined ? undefined : { name, number: PROTOCOL_NUMBERS[name] };
+}
+
+/** Calico's name of protocol `number`, or the number as text. */
+export function protocolName(number: number): string {
+  return Object.keys(PROTOCOL_NUMBERS).find((name) => PROTOCOL_NUMBERS[name] === number) ?? String(number);
+}
+
 function parseProtocol(reader: ObjectReader, path: FieldPath): Protocol | undefined {
   const value = reader.value(path);
   if (value === undefined || value === null) return undefined;
@@ -73,8 +84,8 @@ function parseProtocol(reader: ObjectReader, path: FieldPath): Protocol | undefi
       const number = Number(text);
       if (number >= 1 && number <= 255) return { name: String(number), number };
     }
-    const name = Object.keys(PROTOCOL_NUMBERS).find((known) => known.toLowerCase() === text.toLowerCase());
-    if (name) return { name, number: PROTOCOL_NUMBERS[name] };
+    const protocol = protocolByName(text);
+    if (protocol) return protocol;
   }
   reader.error(path, `unknown protocol ${JSON.stringify(value)} (TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or 1-255)`);
   return undefined;

@@ -73,12 +73,19 @@ test('validate: a missing path is a problem (exit 1), a missing argument or unkn
 });
 
 test('explain --json: allowed, exit 0, exactly the documented object', async () => {
-  const result = await run(explainArgs('10.244.3.10', 'app2-repo.example.com', '--json'));
+  const result = await run(explainArgs('10.244.3.10', 'app2-repo.example.com', '--json', '--protocol', 'tcp', '--port', '443'));
   assert.equal(result.code, 0);
   assert.equal(
     result.stdout,
-    '{"allowed":true,"enforced":true,"client":{"ip":"10.244.3.10","namespace":"app2-ns","name":"svc3"},"rules":["application|app2-ns/application.app2-svc3-egress|allow|0"]}\n',
+    '{"allowed":true,"enforced":true,"client":{"ip":"10.244.3.10","namespace":"app2-ns","name":"svc3"},"rules":["application|app2-ns/application.app2-svc3-egress|allow|0"],' +
+      '"decidedBy":"application|app2-ns/application.app2-svc3-egress|allow|0","reason":"rule","connections":[' +
+      '{"address":null,"family":4,"protocol":"TCP","port":443,"allowed":true,"reason":"rule","rule":"application|app2-ns/application.app2-svc3-egress|allow|0","tier":"application","passedBy":[]}]}\n',
   );
+  const otherPort = await run(explainArgs('10.244.3.10', 'app2-repo.example.com', '--json', '--protocol', 'TCP', '--port', '80'));
+  assert.equal(otherPort.code, 1);
+  assert.deepEqual(JSON.parse(otherPort.stdout).connections, [
+    { address: null, family: 4, protocol: 'TCP', port: 80, allowed: false, reason: 'tier-default', rule: null, tier: 'application', passedBy: [] },
+  ]);
 });
 
 test('explain --json: not allowed, exit 1', async () => {
@@ -89,25 +96,43 @@ test('explain --json: not allowed, exit 1', async () => {
     enforced: true,
     client: { ip: '10.244.3.10', namespace: 'app2-ns', name: 'svc3' },
     rules: [],
+    decidedBy: null,
+    reason: 'tier-default',
+    connections: JSON.parse(result.stdout).connections,
+  });
+  assert.deepEqual(JSON.parse(result.stdout).connections[0], {
+    address: null,
+    family: 4,
+    protocol: 'TCP',
+    port: 1,
+    allowed: false,
+    reason: 'tier-default',
+    rule: null,
+    tier: 'application',
+    passedBy: [],
   });
 });
 
 test('explain --json: an IP no pod has is an unknown, unrestricted client', async () => {
   const result = await run(explainArgs('192.0.2.7', 'anything.example', '--json'));
-  assert.deepEqual([result.code, result.stdout], [0, '{"allowed":true,"enforced":false,"client":null,"rules":[]}\n']);
+  assert.deepEqual([result.code, result.stdout], [0, '{"allowed":true,"enforced":false,"client":null,"rules":[],"decidedBy":null,"reason":"not-enforced","connections":[]}\n']);
 });
 
 test('explain in text: the decision, the client and each rule with its patterns', async () => {
-  const allowed = await run(explainArgs('10.244.1.10', 'Bob.Example.com'));
+  const allowed = await run(explainArgs('10.244.1.10', 'Bob.Example.com', '--protocol', 'UDP', '--port', '53'));
   assert.equal(allowed.code, 0);
   assert.equal(
     allowed.stdout,
     [
-      'Bob.Example.com: allowed for pod rollout-test/labelled (10.244.1.10) by:',
-      '  default|default.allow-egress-to-domain|allow|0  (*.example.com)',
-      '  default|default.allow-egress-to-domains|allow|1  (*.example.com)',
-      '  default|rollout-test/default.allow-egress-to-domain|allow|0  (*.example.com)',
-      '  default|rollout-test/default.allow-egress-to-domains|allow|1  (*.example.com)',
+      'Bob.Example.com: allowed for pod rollout-test/labelled (10.244.1.10) by default|default.allow-egress-to-domain|allow|0',
+      '  egress Allow rules matching the name (its addresses are learnt for them):',
+      '    default|default.allow-egress-to-domain|allow|0  (*.example.com)',
+      '    default|default.allow-egress-to-domains|allow|1  (*.example.com)',
+      '    default|rollout-test/default.allow-egress-to-domain|allow|0  (*.example.com)',
+      '    default|rollout-test/default.allow-egress-to-domains|allow|1  (*.example.com)',
+      '  connections, as the firewall decides them:',
+      '    UDP port 53 to any IPv4 address: allowed by default|default.allow-egress-to-domain|allow|0',
+      '    UDP port 53 to any IPv6 address: allowed by default|default.allow-egress-to-domain|allow|0',
       '',
     ].join('\n'),
   );
@@ -119,6 +144,10 @@ test('explain in text: the decision, the client and each rule with its patterns'
 test('explain: unusable inputs exit 2 and say why', async () => {
   const badIp = await run(explainArgs('10.0.0.300', 'a.com'));
   assert.deepEqual([badIp.code, badIp.stderr], [2, 'dnsgate: --client 10.0.0.300: not an IP address\n']);
+  const badProtocol = await run(explainArgs('10.244.1.10', 'a.com', '--protocol', 'TCPX'));
+  assert.deepEqual([badProtocol.code, badProtocol.stderr], [2, 'dnsgate: --protocol: unknown protocol "TCPX" (TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or 1-255)\n']);
+  const badPort = await run(explainArgs('10.244.1.10', 'a.com', '--port', '70000'));
+  assert.deepEqual([badPort.code, badPort.stderr], [2, 'dnsgate: --port: not a port number (1-65535): "70000"\n']);
   assert.equal((await run(['explain', '--policies', EXAMPLES, '--pods', PODS_FIXTURE, '--client', '10.244.1.10'])).code, 2);
 
   const dir = new TempDir();

@@ -97,8 +97,8 @@ spec: {selector: app == 'other', ingress: [{action: Allow}]}
   assert.equal(engine.forClient(pod(LABELLED)).enforced, true);
   assert.deepEqual(engine.forClient(pod(LABELLED)).allowingRules('a.com'), []);
   assert.equal(engine.forClient(pod(UNLABELLED)).enforced, false);
-  assert.equal(explain(engine, '10.244.1.10', 'a.com').allowed, false);
-  assert.equal(explain(engine, '10.244.1.11', 'a.com').allowed, true);
+  assert.equal(explain(engine, { client: '10.244.1.10', name: 'a.com' }).allowed, false);
+  assert.equal(explain(engine, { client: '10.244.1.11', name: 'a.com' }).allowed, true);
 });
 
 test('egress rules of a policy whose types leave out Egress are ignored', async () => {
@@ -310,18 +310,40 @@ test('decisions are computed once per pod object and engine', async () => {
 
 test('explain: the JSON object, with the client and canonical IP', async () => {
   const engine = await engineFor(globalPolicy('{domains: [a.com]}'));
-  assert.deepEqual(explain(engine, '10.244.1.10', 'A.com.'), {
+  const allowed = explain(engine, { client: '10.244.1.10', name: 'A.com.' });
+  assert.deepEqual(
+    { ...allowed, connections: allowed.connections.length },
+    {
+      allowed: true,
+      enforced: true,
+      client: { ip: '10.244.1.10', namespace: 'rollout-test', name: 'labelled' },
+      rules: ['default|default.gnp|allow|0'],
+      decidedBy: 'default|default.gnp|allow|0',
+      reason: 'rule',
+      connections: 4,
+    },
+  );
+  const denied = explain(engine, { client: 'fd00:10:244:1:0:0:0:10', name: 'b.com' });
+  assert.deepEqual(
+    { ...denied, connections: denied.connections.length },
+    {
+      allowed: false,
+      enforced: true,
+      client: { ip: 'fd00:10:244:1::10', namespace: 'rollout-test', name: 'labelled' },
+      rules: [],
+      decidedBy: null,
+      reason: 'tier-default',
+      connections: 4,
+    },
+  );
+  assert.deepEqual(explain(engine, { client: '192.0.2.1', name: 'b.com' }), {
     allowed: true,
-    enforced: true,
-    client: { ip: '10.244.1.10', namespace: 'rollout-test', name: 'labelled' },
-    rules: ['default|default.gnp|allow|0'],
-  });
-  assert.deepEqual(explain(engine, 'fd00:10:244:1:0:0:0:10', 'b.com'), {
-    allowed: false,
-    enforced: true,
-    client: { ip: 'fd00:10:244:1::10', namespace: 'rollout-test', name: 'labelled' },
+    enforced: false,
+    client: null,
     rules: [],
+    decidedBy: null,
+    reason: 'not-enforced',
+    connections: [],
   });
-  assert.deepEqual(explain(engine, '192.0.2.1', 'b.com'), { allowed: true, enforced: false, client: null, rules: [] });
-  assert.throws(() => explain(engine, 'nope', 'a.com'), /not an IP address/);
+  assert.throws(() => explain(engine, { client: 'nope', name: 'a.com' }), /not an IP address/);
 });

@@ -26,7 +26,7 @@ async function engineFor(...files: string[]): Promise<PolicyEngine> {
 
 /** [allowed, enforced, rules] of `explain`, for compact tables. */
 function decide(engine: PolicyEngine, ip: string, name: string): [boolean, boolean, string[]] {
-  const result = explain(engine, ip, name);
+  const result = explain(engine, { client: ip, name });
   return [result.allowed, result.enforced, result.rules];
 }
 

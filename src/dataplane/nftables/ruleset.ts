@@ -20,8 +20,7 @@
  * node scope by destination IP.
  */
 import { createHash } from 'node:crypto';
-import { policySelectsPod, sourceCoversPod } from '../../policy/scope.js';
-import type { Policy, PolicyEngine, PolicyRule } from '../../policy/index.js';
+import type { ApplicableTier, PolicyEngine, PolicyRule } from '../../policy/index.js';
 import { DestinationIndex, ruleMatches, type Family, type MatchContext } from './rule-match.js';
 import { StaticSets } from './static-sets.js';
 
@@ -120,60 +119,22 @@ interface CompiledLine {
 /** Pods that share these are enforced by the same chain. */
 interface PodClass {
   /** Applicable tiers in order, each with the rules that apply in it. */
-  tiers: { index: number; rules: PolicyRule[] }[];
+  tiers: readonly ApplicableTier[];
   families: Set<Family>;
   ips: string[];
   pods: number;
 }
 
-/**
- * The classes of the enforced pods. Which policies select a pod and which of their
- * rules cover it as a source is what PolicyEngine.forClient decides; it is worked out
- * here from the same predicates, looking only at the policies that can select the pod
- * (the global ones and those of its namespace), because forClient walks every policy
- * and every rule for each pod, which for thousands of each takes seconds.
- */
+/** The classes of the enforced pods: pods to which the same rules apply, as the policy engine decides. */
 function classesOf(engine: PolicyEngine): PodClass[] {
-  const tierIndex = new Map(engine.policies.tiers.map((tier, index) => [tier.tier.name, index]));
-  const egressPolicies = engine.policies.policies.filter((policy) => policy.types.includes('Egress'));
-  const rulesOf = new Map<Policy, PolicyRule[]>(egressPolicies.map((policy) => [policy, []]));
-  for (const rule of engine.policies.egressRules) rulesOf.get(rule.policy)?.push(rule);
-  // The policies that can select a pod of each namespace, in evaluation order.
-  const globalPolicies = egressPolicies.filter((policy) => policy.namespace === undefined);
-  const byNamespace = new Map<string, Policy[]>();
-  for (const policy of egressPolicies) {
-    if (policy.namespace === undefined) continue;
-    const list = byNamespace.get(policy.namespace);
-    if (list) list.push(policy);
-    else byNamespace.set(policy.namespace, [policy]);
-  }
-  const position = new Map(egressPolicies.map((policy, index) => [policy, index]));
-  const merged = new Map<string, Policy[]>();
-  const candidates = (namespace: string): Policy[] => {
-    let list = merged.get(namespace);
-    if (!list) {
-      list = [...globalPolicies, ...(byNamespace.get(namespace) ?? [])].sort((a, b) => (position.get(a) as number) - (position.get(b) as number));
-      merged.set(namespace, list);
-    }
-    return list;
-  };
   const classes = new Map<string, PodClass>();
   for (const pod of engine.identities.pods) {
-    const selecting = candidates(pod.namespace).filter((policy) => policySelectsPod(policy, pod));
-    if (selecting.length === 0) continue;
-    // A tier applies when one of its policies selects the pod, even with no rule that covers it.
-    const tiers: PodClass['tiers'] = [];
-    for (const policy of selecting) {
-      const index = tierIndex.get(policy.tier) as number;
-      if (tiers.at(-1)?.index !== index) tiers.push({ index, rules: [] });
-      const tier = tiers.at(-1) as PodClass['tiers'][number];
-      for (const rule of rulesOf.get(policy) ?? []) if (sourceCoversPod(rule.rule.source, policy.namespace, pod)) tier.rules.push(rule);
-    }
-    const signature = tiers.map((tier) => `${tier.index}:${tier.rules.map((rule) => rule.sequence).join(',')}`).join('|');
-    let podClass = classes.get(signature);
+    const applicable = engine.applicableRules(pod);
+    if (!applicable.enforced) continue;
+    let podClass = classes.get(applicable.signature);
     if (!podClass) {
-      podClass = { tiers, families: new Set(), ips: [], pods: 0 };
-      classes.set(signature, podClass);
+      podClass = { tiers: applicable.tiers, families: new Set(), ips: [], pods: 0 };
+      classes.set(applicable.signature, podClass);
     }
     podClass.pods++;
     for (const ip of pod.ips) {
@@ -231,7 +192,6 @@ export function compileRuleset(engine: PolicyEngine, options: RulesetOptions): R
   }
   const context: MatchContext = { engine, destinations, sets, scope: options.scope, learntSet: (ref, family) => learntByRule.get(`${ref}|${family}`) };
   // A rule shared by classes of the same families compiles once.
-  // A rule shared by classes of the same families compiles once.
   const compiled = new Map<string, CompiledLine[]>();
   const ruleLines = (rule: PolicyRule, families: readonly Family[]): CompiledLine[] => {
     const key = `${rule.sequence}|${families.join()}`;
@@ -255,8 +215,8 @@ export function compileRuleset(engine: PolicyEngine, options: RulesetOptions): R
   const vmaps: Record<Family, string[]> = { 4: [], 6: [] };
   for (const podClass of classes) {
     const families = [...podClass.families].sort();
-    const tierBody = (tier: PodClass['tiers'][number]): string => {
-      const { tier: definition } = engine.policies.tiers[tier.index];
+    const tierBody = (tier: ApplicableTier): string => {
+      const definition = tier.tier;
       // A line whose match an earlier line with a verdict already took can never be reached
       // (policies repeat rules, the DNS rule above all): it is left out.
       const decided = new Set<string>();
