@@ -1,6 +1,8 @@
 /**
  * The composition root of `dnsgate serve`: builds every stage from the configuration,
- * starts them in dependency order, reloads on SIGHUP and stops cleanly on SIGTERM.
+ * starts them in dependency order, reloads on SIGHUP and stops cleanly on SIGTERM. What
+ * happens when inputs change is the control path's (control.ts); what happens to a
+ * query is the pipeline's (pipeline.ts).
  *
  * Start-up order matters: identities and policies first (invalid ones stop start-up),
  * then the dataplane, then the state file is restored and pushed to the dataplane,
@@ -9,14 +11,16 @@
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
 import { Readiness } from './admin/readiness.js';
-import { allowedEntriesReply } from './allowmap/api.js';
+import { addApiRoutes } from './admin/routes.js';
 import { CnameMemory } from './allowmap/learn.js';
 import { Learner } from './allowmap/learner.js';
 import { AllowedMap } from './allowmap/map.js';
-import { restoreState, saveState } from './allowmap/state-file.js';
+import { StateFile } from './allowmap/state-file.js';
 import { ResponseCache } from './cache/response-cache.js';
 import { ConfigError, type Config } from './config/load.js';
+import { ControlPath } from './control.js';
 import { Rcode } from './dns/constants.js';
+import { Committer } from './dataplane/committer.js';
 import type { Dataplane } from './dataplane/dataplane.js';
 import { createDataplane } from './dataplane/create.js';
 import { IdentityStore } from './identity/store.js';
@@ -27,31 +31,29 @@ import { TcpListener } from './listen/tcp.js';
 import { UdpListener } from './listen/udp.js';
 import type { AnswerLog } from './logs/answer-log.js';
 import { createDnsLog } from './logs/dns-log.js';
-import { canonicalIp, type Endpoint } from './net/address.js';
-import { Pipeline } from './pipeline.js';
-import { LiveEngine, PolicyStore, explain, formatProblem, parseConnectionFilters, type PolicyLoad } from './policy/index.js';
-import type { Pod } from './identity/pod.js';
+import type { Endpoint } from './net/address.js';
+import { Pipeline, type HeldAnswer } from './pipeline.js';
+import { LiveEngine, PolicyStore, formatProblem, type PolicyLoad } from './policy/index.js';
+import { UpstreamPool } from './upstream/pool.js';
 import { formatUpstreamSpec } from './upstream/spec.js';
+import { stderrLogger, type Logger } from './util/logger.js';
+import { TimerWheel } from './util/timer-wheel.js';
 import { SourceError } from './yaml/documents.js';
 
 /** How long SIGTERM waits for queries in flight. */
 const DRAIN_TIMEOUT_MS = 5000;
-/** How often expired entries leave the map (the kernel expires dataplane elements itself). */
-const EXPIRY_SWEEP_MS = 250;
-
-export interface AppLogger {
-  info(message: string): void;
-  error(message: string): void;
-}
-
-export const stderrLogger: AppLogger = {
-  info: (message) => process.stderr.write(`dnsgate: ${message}\n`),
-  error: (message) => process.stderr.write(`dnsgate: ${message}\n`),
-};
 
 /** Parts a test may supply instead of the configured ones. */
 export interface AppOverrides {
   dataplane?: Dataplane;
+}
+
+/** What exists only once `start` built it. */
+interface Serving {
+  pipeline: Pipeline;
+  upstream: UpstreamPool;
+  committer: Committer<HeldAnswer>;
+  log: AnswerLog | undefined;
 }
 
 export class App {
@@ -62,20 +64,18 @@ export class App {
   readonly engine: LiveEngine;
   readonly map: AllowedMap;
   readonly dataplane: Dataplane;
-  pipeline!: Pipeline;
+  private readonly stateFile: StateFile | undefined;
   admin: AdminServer | undefined;
   readonly udpListeners: UdpListener[] = [];
   readonly tcpListeners: TcpListener[] = [];
-  private log: AnswerLog | undefined;
+  private serving: Serving | undefined;
+  private control: ControlPath | undefined;
   private kube: { client: KubeClient; source: KubernetesSource | undefined } | undefined;
-  private readonly timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
-  private lastSave = Promise.resolve();
-  private queuedSave: Promise<void> | undefined;
 
   constructor(
     readonly config: Config,
-    private readonly logger: AppLogger = stderrLogger,
+    private readonly logger: Logger = stderrLogger,
     overrides: AppOverrides = {},
   ) {
     this.identity = new IdentityStore({ podsFile: config.pods, localPod: config.localPod });
@@ -93,6 +93,7 @@ export class App {
       },
     );
     this.metrics.allowedEntriesSource = () => this.map.size;
+    this.stateFile = config.stateFile === undefined ? undefined : new StateFile(config.stateFile, this.map, config.scope, logger);
     this.dataplane = overrides.dataplane ?? createDataplane(config, this.engine, this.metrics, logger);
     this.readiness.require('listeners', 'listeners are not bound yet');
     this.readiness.require('identities', 'pods are not loaded yet');
@@ -117,50 +118,36 @@ export class App {
     this.readiness.satisfy('identities');
     this.readiness.satisfy('policies');
 
-    this.log = createDnsLog(config, this.identity, this.metrics, this.logger);
-    this.pipeline = new Pipeline(
-      {
-        upstreams: await this.resolveUpstreams(),
-        upstreamTimeoutMs: config.upstreamTimeout,
-        queryTimeoutMs: config.queryTimeout,
-        cache: config.cacheSize > 0 ? new ResponseCache(config.cacheSize) : undefined,
-      },
-      this.identity,
-      this.log,
-      this.metrics,
-      {
-        policy: { forClient: (pod) => this.engine.current.forClient(pod) },
-        map: this.map,
-        learner: new Learner(this.map, new CnameMemory(), config.scope),
-        dataplane: this.dataplane,
-        holdAnswers: config.policyMode === 'DelayDNSResponse',
-        maxHoldMs: config.maxHold,
-        holdTimeoutAction: config.holdTimeoutAction,
-        denyRcode: config.denyResponse === 'off' ? undefined : config.denyResponse === 'refused' ? Rcode.Refused : Rcode.NXDomain,
-      },
-    );
+    const serving = this.buildServing(await this.resolveUpstreams());
+    this.serving = serving;
     await this.dataplane.start();
-    const syncPolicy = (): void => void this.dataplane.syncPolicy();
-    this.policies.onChange(syncPolicy);
-    this.identity.onChange(() => {
-      const podsByKey = new Map(this.identity.current.pods.map((pod) => [pod.key, pod.ips]));
-      this.map.followPods((key) => podsByKey.get(key));
-      this.pipeline.committer.kick();
-      syncPolicy();
+    this.control = new ControlPath({
+      identity: this.identity,
+      policies: this.policies,
+      map: this.map,
+      dataplane: this.dataplane,
+      committer: serving.committer,
+      stateFile: this.stateFile,
+      stateSaveIntervalMs: config.stateSaveInterval,
+      metrics: this.metrics,
+      logger: this.logger,
     });
-    await this.restoreMap();
-    await this.pipeline.committer.resync();
+    this.control.start();
+    if (config.policies.length > 0) this.policies.watch();
+    await this.stateFile?.restore(this.identity.current);
+    await serving.committer.resync();
     this.readiness.satisfy('dataplane');
-    await this.pipeline.upstream.start();
+    await serving.upstream.start();
 
     if (config.admin) {
-      this.admin = new AdminServer(config.admin, this.metrics, this.readiness);
-      this.addApiRoutes(this.admin);
-      await bindOrExplain('--admin', config.admin, () => this.admin!.listen());
+      const admin = new AdminServer(config.admin, this.metrics, this.readiness);
+      this.admin = admin;
+      addApiRoutes(admin, { map: this.map, policy: this.engine, scope: config.scope });
+      await bindOrExplain('--admin', config.admin, () => admin.listen());
     }
     for (const endpoint of config.listen) {
-      const udp = new UdpListener(endpoint, this.pipeline);
-      const tcp = new TcpListener(endpoint, this.pipeline, this.metrics, {
+      const udp = new UdpListener(endpoint, serving.pipeline);
+      const tcp = new TcpListener(endpoint, serving.pipeline, this.metrics, {
         idleTimeoutMs: config.tcpIdleTimeout,
         maxConnections: config.tcpMaxConnections,
       });
@@ -170,9 +157,40 @@ export class App {
       this.tcpListeners.push(tcp);
     }
     this.readiness.satisfy('listeners');
-    this.startTimers();
     const listening = this.udpListeners.map((l) => `${l.endpoint.host}:${l.port}`).join(', ');
     this.logger.info(`serving DNS on ${listening} (udp+tcp), upstream ${config.upstream.map(formatUpstreamSpec).join(', ')}`);
+  }
+
+  /** The data path and what it drives: log, upstream pool, committer, deadlines. */
+  private buildServing(upstreams: readonly Endpoint[]): Serving {
+    const config = this.config;
+    const wheel = new TimerWheel();
+    const log = createDnsLog(config, this.identity, this.metrics, this.logger);
+    let upstream: UpstreamPool | undefined;
+    let committer: Committer<HeldAnswer> | undefined;
+    const pipeline = new Pipeline(
+      {
+        identity: this.identity,
+        cache: config.cacheSize > 0 ? new ResponseCache(config.cacheSize) : undefined,
+        log,
+        metrics: this.metrics,
+        clock: wheel,
+        upstream: (listener) =>
+          (upstream = new UpstreamPool(upstreams, { upstreamTimeoutMs: config.upstreamTimeout, queryTimeoutMs: config.queryTimeout }, listener, this.metrics, wheel)),
+        committer: (listener) => (committer = new Committer(this.map, this.dataplane, listener)),
+      },
+      {
+        policy: { forClient: (pod) => this.engine.current.forClient(pod) },
+        map: this.map,
+        learner: new Learner(this.map, new CnameMemory(), config.scope),
+        holdAnswers: config.policyMode === 'DelayDNSResponse',
+        maxHoldMs: config.maxHold,
+        holdTimeoutAction: config.holdTimeoutAction,
+        denyRcode: config.denyResponse === 'off' ? undefined : config.denyResponse === 'refused' ? Rcode.Refused : Rcode.NXDomain,
+      },
+    );
+    if (upstream === undefined || committer === undefined) throw new Error('the pipeline built no upstream or committer');
+    return { pipeline, upstream, committer, log };
   }
 
   private async startKubernetesSource(client: KubeClient): Promise<PolicyLoad> {
@@ -192,10 +210,7 @@ export class App {
     );
   }
 
-  /**
-   * The first set must be valid or start-up stops; only later changes are reloads, so
-   * the listeners that report them come after it.
-   */
+  /** The first set must be valid or start-up stops; later changes are the control path's. */
   private async loadPolicies(): Promise<void> {
     let load: PolicyLoad | undefined;
     if (this.config.policies.length > 0) load = await this.policies.reload();
@@ -206,81 +221,6 @@ export class App {
     }
     // The last load holds the files and the API's resources together.
     for (const warning of load?.warnings ?? []) this.logger.info(formatProblem(warning));
-    this.policies.onReloadFailed((errors) => {
-      this.metrics.reloads.labels('policies', 'error').inc();
-      this.logger.error(`reload of policies kept the previous set: ${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`);
-    });
-    this.policies.onChange((policies, warnings) => {
-      this.metrics.reloads.labels('policies', 'ok').inc();
-      for (const warning of warnings) this.logger.info(warning);
-      const refs = new Set(policies.egressRules.map((rule) => rule.ref));
-      this.map.retainRules((ref) => refs.has(ref));
-      this.pipeline?.committer.kick();
-    });
-    if (this.config.policies.length > 0) this.policies.watch();
-  }
-
-  private async restoreMap(): Promise<void> {
-    const path = this.config.stateFile;
-    if (path === undefined) return;
-    const result = await restoreState(path, this.map, this.config.scope, this.identity.current);
-    if (result.problem) this.logger.error(result.problem);
-    else if (result.restored > 0) this.logger.info(`restored ${result.restored} allowed entries from ${path}`);
-  }
-
-  /**
-   * Saves run one after another, as two at once would write the same temporary file,
-   * and one waiting to start serves every caller until it starts.
-   */
-  private saveMap(): Promise<void> {
-    const path = this.config.stateFile;
-    if (path === undefined) return Promise.resolve();
-    this.queuedSave ??= this.lastSave.then(async () => {
-      this.queuedSave = undefined;
-      try {
-        await saveState(path, this.map, this.config.scope);
-      } catch (error) {
-        this.logger.error(`cannot save state to ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-      }
-    });
-    this.lastSave = this.queuedSave;
-    return this.queuedSave;
-  }
-
-  private startTimers(): void {
-    const sweep = setInterval(() => {
-      const expired = this.map.expire();
-      if (expired === 0) return;
-      this.metrics.allowedExpired.inc(expired);
-      this.pipeline.committer.kick();
-    }, EXPIRY_SWEEP_MS);
-    this.timers.push(sweep);
-    if (this.config.stateFile !== undefined) this.timers.push(setInterval(() => void this.saveMap(), this.config.stateSaveInterval));
-    for (const timer of this.timers) timer.unref();
-  }
-
-  private addApiRoutes(admin: AdminServer): void {
-    admin.addRoute('/v1/allowed', (params) =>
-      allowedEntriesReply(this.map, params, (ip) => {
-        const engine = this.engine.current;
-        const pod = engine.identities.podByIp(ip);
-        return { podKey: pod?.key, rules: new Set(engine.forClient(pod).egressRules.map((rule) => rule.ref)) };
-      }),
-    );
-    admin.addRoute('/v1/explain', (params) => {
-      const client = params.get('client');
-      const name = params.get('name');
-      if (client === null || name === null) return { status: 400, body: { error: 'client and name are required' } };
-      if (canonicalIp(client) === undefined) return { status: 400, body: { error: `client: not an IP address: ${JSON.stringify(client)}` } };
-      let filters;
-      try {
-        filters = parseConnectionFilters(params.get('protocol') ?? undefined, params.get('port') ?? undefined);
-      } catch (error) {
-        return { status: 400, body: { error: (error as Error).message } };
-      }
-      const learnt = (pod: Pod, domain: string) => this.map.learntFor(this.config.scope === 'pod' ? pod.key : undefined, domain);
-      return { status: 200, body: explain(this.engine.current, { client, name, ...filters }, learnt) };
-    });
   }
 
   /** SIGHUP: reloads pods and policies; on error the previous set stays and the reason is logged. */
@@ -298,16 +238,17 @@ export class App {
   /** Stops taking queries, answers those in flight, saves state, flushes logs and closes everything. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      for (const timer of this.timers) clearInterval(timer);
+      this.control?.stop();
       // Sources first: pods and policies stay as they are while the queries drain.
       this.kube?.source?.stop();
       this.policies.close();
       for (const listener of this.udpListeners) listener.stopAccepting();
       for (const listener of this.tcpListeners) listener.stopAccepting();
-      await this.pipeline?.drain(DRAIN_TIMEOUT_MS);
-      this.pipeline?.stop();
-      await this.saveMap();
-      await this.log?.close();
+      await this.serving?.pipeline.drain(DRAIN_TIMEOUT_MS);
+      this.serving?.pipeline.stop();
+      this.serving?.upstream.stop();
+      await this.stateFile?.save();
+      await this.serving?.log?.close();
       for (const listener of this.udpListeners) listener.close();
       await this.dataplane.stop();
       await this.kube?.client.close();

@@ -1,48 +1,76 @@
 /**
  * The path of every query, in order:
  *
- *   query → identity → upstream → policy match → allowed map → dataplane → answer → log
+ *   query → identity → deny? → cache or upstream → policy match → allowed map → dataplane (hold) → answer → log
  *
- * Listeners hand each message to `onMessage`; the upstream pool calls back with the
- * reply; answers that taught the client new IPs wait for the dataplane (group commit)
- * before `answer` sends and logs them.
+ * Listeners hand each message to `onMessage`. A query of an enforced pod for a name no
+ * rule allows is answered at once with `--deny-response` (deny). Otherwise the response
+ * cache answers it, or the upstream calls back with the reply. Answers that taught the
+ * client new IPs wait for the dataplane (group commit) before `answer` sends and logs
+ * them; a hold ends when the batch is committed, fails or runs out of time.
+ *
+ * The pipeline is given its upstream, committer and clock as small interfaces, so that
+ * each branch can be driven in-process (test/pipeline/pipeline.test.ts).
  */
 import type { Metrics } from './admin/metrics.js';
-import type { AllowedMap } from './allowmap/map.js';
 import type { ResponseCache } from './cache/response-cache.js';
 import type { ClientRules, Learner } from './allowmap/learner.js';
 import { HEADER_LENGTH, Rcode } from './dns/constants.js';
 import { QueryStatus, QueryView, parseQuery, rcodeOf, writeId } from './dns/message.js';
 import { RecordTable, readName, walkRecords } from './dns/records.js';
 import { synthesizeReply } from './dns/responses.js';
-import { Committer, type CommitListener } from './dataplane/committer.js';
-import type { Dataplane } from './dataplane/dataplane.js';
+import type { CommitListener } from './dataplane/committer.js';
 import type { Pod } from './identity/pod.js';
-import type { IdentityStore } from './identity/store.js';
 import type { QueryHandler } from './listen/handler.js';
 import type { AnswerLog } from './logs/answer-log.js';
-import type { Endpoint } from './net/address.js';
 import { Query, QueryStage, type Responder, type Transport } from './query.js';
-import { UpstreamPool, type UpstreamListener, type UpstreamPoolOptions } from './upstream/pool.js';
+import type { UpstreamListener } from './upstream/pool.js';
 import type { UpstreamServer } from './upstream/server.js';
-import { TimerWheel } from './util/timer-wheel.js';
-
-export interface PipelineOptions extends UpstreamPoolOptions {
-  upstreams: readonly Endpoint[];
-  /** `--cache-size` above 0. */
-  cache: ResponseCache | undefined;
-}
+import type { Deadline } from './util/timer-wheel.js';
 
 /** The policy decisions for a client, from the current policy set. */
 export interface PolicySource {
   forClient(pod: Pod | undefined): ClientRules;
 }
 
+/** Who asked: the pod with a client IP, from the current identities. */
+export interface IdentitySource {
+  readonly current: { podByIp(ip: string): Pod | undefined };
+}
+
+/** Sends queries upstream; replies and failures come back through UpstreamListener. */
+export interface Upstream {
+  forward(query: Query): void;
+}
+
+/** Commits the allowed map's changes to the dataplane; held answers wait on the next commit. */
+export interface HoldCommitter {
+  wait(held: HeldAnswer): void;
+  /** Commit pending changes soon. */
+  kick(): void;
+}
+
+/** The time and the deadlines of held answers (a TimerWheel). */
+export interface Clock {
+  /** Milliseconds, as performance.now(). */
+  now(): number;
+  schedule(item: Deadline, delayMs: number): void;
+  cancel(item: Deadline): void;
+  /** Forgets every deadline. */
+  clear(): void;
+}
+
+/** The metrics the pipeline updates. */
+export type PipelineMetrics = Pick<
+  Metrics,
+  'denied' | 'cacheHits' | 'cacheMisses' | 'releasedWithoutWait' | 'holdDuration' | 'holdTimeouts' | 'holdFailures' | 'batchSize' | 'batchDuration' | 'malformed' | 'countAnswer' | 'inFlightSource'
+>;
+
 export interface EnforcementOptions {
   policy: PolicySource;
-  map: AllowedMap;
+  /** Whether the allowed map has changes the dataplane does not hold yet. */
+  map: { readonly hasChanges: boolean };
   learner: Learner;
-  dataplane: Dataplane;
   /** DelayDNSResponse: hold answers until the dataplane has their IPs. */
   holdAnswers: boolean;
   maxHoldMs: number;
@@ -51,10 +79,45 @@ export interface EnforcementOptions {
   denyRcode: number | undefined;
 }
 
-export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<Query> {
-  readonly upstream: UpstreamPool;
-  readonly wheel = new TimerWheel();
-  readonly committer: Committer<Query>;
+export interface PipelineParts {
+  identity: IdentitySource;
+  /** `--cache-size` above 0. */
+  cache: ResponseCache | undefined;
+  log: AnswerLog | undefined;
+  metrics: PipelineMetrics;
+  clock: Clock;
+  /** Builds the upstream side, with the pipeline as the listener of its replies. */
+  upstream(listener: UpstreamListener): Upstream;
+  /** Builds the committer, with the pipeline as the listener of its batches. */
+  committer(listener: CommitListener<HeldAnswer>): HoldCommitter;
+}
+
+/** An answer waiting for the dataplane, with its walk and origin; its own hold deadline. */
+export class HeldAnswer implements Deadline {
+  timerToken = 0;
+
+  constructor(
+    readonly query: Query,
+    readonly answer: Buffer,
+    readonly records: RecordTable,
+    readonly upstream: UpstreamServer,
+    readonly since: number,
+    private readonly onTimeout: (held: HeldAnswer) => void,
+  ) {}
+
+  onDeadline(): void {
+    this.onTimeout(this);
+  }
+}
+
+export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<HeldAnswer> {
+  private readonly upstream: Upstream;
+  private readonly committer: HoldCommitter;
+  private readonly identity: IdentitySource;
+  private readonly cache: ResponseCache | undefined;
+  private readonly log: AnswerLog | undefined;
+  private readonly metrics: PipelineMetrics;
+  private readonly clock: Clock;
   private readonly view = new QueryView();
   private records = new RecordTable();
   /** Walk tables lent to held answers come back here. */
@@ -62,20 +125,20 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
   private inFlight = 0;
   private drained: (() => void) | undefined;
   private stopped = false;
-  private readonly onHoldDeadline = (query: Query): void => this.endHold(query, 'timeout');
-  private readonly cache: ResponseCache | undefined;
+  private readonly onHoldDeadline = (held: HeldAnswer): void => this.endHold(held, 'timeout');
 
   constructor(
-    options: PipelineOptions,
-    private readonly identity: IdentityStore,
-    private readonly log: AnswerLog | undefined,
-    private readonly metrics: Metrics,
+    parts: PipelineParts,
     private readonly enforcement: EnforcementOptions,
   ) {
-    this.upstream = new UpstreamPool(options.upstreams, options, this, metrics, this.wheel);
-    this.cache = options.cache;
-    this.committer = new Committer(enforcement.map, enforcement.dataplane, this);
-    metrics.inFlightSource = () => this.inFlight;
+    this.identity = parts.identity;
+    this.cache = parts.cache;
+    this.log = parts.log;
+    this.metrics = parts.metrics;
+    this.clock = parts.clock;
+    this.upstream = parts.upstream(this);
+    this.committer = parts.committer(this);
+    parts.metrics.inFlightSource = () => this.inFlight;
   }
 
   // query
@@ -86,10 +149,8 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
       this.onMalformed(status, message, transport, address, port, responder);
       return;
     }
-    const query = new Query(transport, message, view.id, address, port, clientIp(address), responder, view.questionEnd, view.qtype, view.qclass, view.questionHash, performance.now());
-    this.inFlight++;
-    // identity
-    query.pod = this.identity.current.podByIp(query.clientIp);
+    const query = this.accept(message, transport, address, port, responder);
+    // deny
     if (this.enforcement.denyRcode !== undefined && query.pod !== undefined && this.denies(query)) {
       this.metrics.denied.inc();
       this.answer(query, synthesizeReply(message, view.questionEnd, this.enforcement.denyRcode), undefined, undefined);
@@ -104,6 +165,14 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
     }
     if (this.cache !== undefined) this.metrics.cacheMisses.value++;
     this.upstream.forward(query);
+  }
+
+  /** A query from what parseQuery read into the view, with its pod (identity); counted in flight. */
+  private accept(message: Buffer, transport: Transport, address: string, port: number, responder: Responder): Query {
+    const query = new Query(transport, message, this.view, address, port, responder, this.clock.now());
+    query.pod = this.identity.current.podByIp(query.clientIp);
+    this.inFlight++;
+    return query;
   }
 
   private denies(query: Query): boolean {
@@ -150,23 +219,19 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
 
   private hold(query: Query, answer: Buffer, records: RecordTable, upstream: UpstreamServer, maxHoldMs: number): void {
     query.stage = QueryStage.Held;
-    query.heldAnswer = answer;
-    query.heldRecords = records;
-    query.heldUpstream = upstream;
-    query.heldAt = performance.now();
+    const held = new HeldAnswer(query, answer, records, upstream, this.clock.now(), this.onHoldDeadline);
     // The walk stays with the held answer for its log record; the pipeline takes a spare.
     this.records = this.spareRecords.pop() ?? new RecordTable();
-    query.onStageDeadline = this.onHoldDeadline;
-    this.wheel.schedule(query, maxHoldMs);
-    this.committer.wait(query);
+    this.clock.schedule(held, maxHoldMs);
+    this.committer.wait(held);
   }
 
-  onCommitted(waiters: readonly Query[]): void {
-    for (const query of waiters) if (query.stage === QueryStage.Held) this.endHold(query, 'committed');
+  onCommitted(waiters: readonly HeldAnswer[]): void {
+    for (const held of waiters) if (held.query.stage === QueryStage.Held) this.endHold(held, 'committed');
   }
 
-  onFailed(waiters: readonly Query[]): void {
-    for (const query of waiters) if (query.stage === QueryStage.Held) this.endHold(query, 'failed');
+  onFailed(waiters: readonly HeldAnswer[]): void {
+    for (const held of waiters) if (held.query.stage === QueryStage.Held) this.endHold(held, 'failed');
   }
 
   onBatch(size: number, seconds: number): void {
@@ -174,33 +239,34 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
     this.metrics.batchDuration.observe(seconds);
   }
 
-  private endHold(query: Query, outcome: 'committed' | 'failed' | 'timeout'): void {
-    const records = query.heldRecords as RecordTable;
+  private endHold(held: HeldAnswer, outcome: 'committed' | 'failed' | 'timeout'): void {
+    const { query, records } = held;
     const action = this.enforcement.holdTimeoutAction;
-    this.metrics.holdDuration.observe((performance.now() - query.heldAt) / 1000);
+    this.clock.cancel(held);
+    this.metrics.holdDuration.observe((this.clock.now() - held.since) / 1000);
     if (outcome === 'timeout') this.metrics.holdTimeouts.labels(action).inc();
     if (outcome === 'failed') this.metrics.holdFailures.labels(action).inc();
     if (outcome !== 'committed' && action === 'servfail') {
       this.answer(query, synthesizeReply(query.message, query.questionEnd, Rcode.ServFail), undefined, undefined);
     } else {
-      this.answer(query, query.heldAnswer as Buffer, records, query.heldUpstream);
+      this.answer(query, held.answer, records, held.upstream);
     }
-    query.heldAnswer = query.heldRecords = query.heldUpstream = undefined;
     this.spareRecords.push(records);
   }
 
   // answer → log
   private answer(query: Query, answer: Buffer, records: RecordTable | undefined, upstream: UpstreamServer | undefined): void {
     query.stage = QueryStage.Done;
-    this.wheel.cancel(query);
+    this.clock.cancel(query);
     if (this.stopped) return;
     writeId(answer, query.clientId);
     query.responder.deliver(query, answer);
     this.metrics.countAnswer(query.transport, rcodeOf(answer));
-    this.log?.record(query, answer, records, upstream, performance.now());
+    this.log?.record(query, answer, records, upstream, this.clock.now());
     if (--this.inFlight === 0 && this.drained) this.drained();
   }
 
+  // malformed
   private onMalformed(status: QueryStatus, message: Buffer, transport: Transport, address: string, port: number, responder: Responder): void {
     if (status === QueryStatus.TooShort || status === QueryStatus.IsResponse) {
       this.metrics.malformed.labels(transport, 'dropped').inc();
@@ -209,11 +275,8 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
     }
     const rcode = status === QueryStatus.NotQuery ? Rcode.NotImp : Rcode.FormErr;
     this.metrics.malformed.labels(transport, rcode === Rcode.NotImp ? 'notimp' : 'formerr').inc();
-    const view = this.view;
-    const query = new Query(transport, message, view.id, address, port, clientIp(address), responder, view.questionEnd, view.qtype, view.qclass, view.questionHash, performance.now());
-    query.pod = this.identity.current.podByIp(query.clientIp);
-    this.inFlight++;
-    this.answer(query, synthesizeReply(message, view.questionEnd, rcode), undefined, undefined);
+    const query = this.accept(message, transport, address, port, responder);
+    this.answer(query, synthesizeReply(message, query.questionEnd, rcode), undefined, undefined);
   }
 
   /**
@@ -222,8 +285,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
    */
   stop(): void {
     this.stopped = true;
-    this.wheel.clear();
-    this.upstream.stop();
+    this.clock.clear();
   }
 
   /** Resolves once every query in flight is answered, or after `timeoutMs`. */
@@ -237,9 +299,4 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
       };
     });
   }
-}
-
-/** Dual-stack sockets report IPv4 peers as `::ffff:a.b.c.d`; identity wants `a.b.c.d`. */
-function clientIp(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

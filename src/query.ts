@@ -1,7 +1,6 @@
 /** One client query on its way through the pipeline. */
-import type { RecordTable } from './dns/records.js';
+import type { QueryView } from './dns/message.js';
 import type { Pod } from './identity/pod.js';
-import type { UpstreamServer } from './upstream/server.js';
 import type { Deadline } from './util/timer-wheel.js';
 
 export type Transport = 'udp' | 'tcp';
@@ -35,31 +34,40 @@ export class Query implements Deadline {
   /** Set by whoever owns the current stage's deadline. */
   onStageDeadline: ((query: Query) => void) | undefined = undefined;
 
-  // Held state: the answer waiting for the dataplane, with its walk and origin.
-  heldAnswer: Buffer | undefined = undefined;
-  heldRecords: RecordTable | undefined = undefined;
-  heldUpstream: UpstreamServer | undefined = undefined;
-  heldAt = 0;
+  readonly clientId: number;
+  /** Canonical client IP for identity (IPv4-mapped addresses unwrapped). */
+  readonly clientIp: string;
+  readonly questionEnd: number;
+  readonly qtype: number;
+  readonly qclass: number;
+  readonly questionHash: number;
 
   constructor(
     readonly transport: Transport,
     /** The client's message; its ID is rewritten while it is upstream. */
     readonly message: Buffer,
-    readonly clientId: number,
+    /** What parseQuery read from `message`; copied, as the view is reused for the next message. */
+    view: QueryView,
     /** The peer address as the socket reported it (replies go there). */
     readonly clientAddress: string,
     readonly clientPort: number,
-    /** Canonical client IP for identity (IPv4-mapped addresses unwrapped). */
-    readonly clientIp: string,
     readonly responder: Responder,
-    readonly questionEnd: number,
-    readonly qtype: number,
-    readonly qclass: number,
-    readonly questionHash: number,
     readonly receivedAt: number,
-  ) {}
+  ) {
+    this.clientId = view.id;
+    this.clientIp = clientIp(clientAddress);
+    this.questionEnd = view.questionEnd;
+    this.qtype = view.qtype;
+    this.qclass = view.qclass;
+    this.questionHash = view.questionHash;
+  }
 
   onDeadline(): void {
     this.onStageDeadline?.(this);
   }
+}
+
+/** Dual-stack sockets report IPv4 peers as `::ffff:a.b.c.d`; identity wants `a.b.c.d`. */
+function clientIp(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

@@ -30,6 +30,14 @@ export interface AllowedEntry {
   heapIndex: number;
 }
 
+/** The map's changes since the last batch, as the dataplane takes them. */
+export interface DataplaneBatch {
+  /** New entries, and entries whose expiry or rules changed: each is written whole. */
+  upserts: EntrySnapshot[];
+  /** Entries that expired or were evicted. */
+  removals: EntrySnapshot[];
+}
+
 /** An immutable view of an entry for the dataplane: it may outlive later changes to the entry. */
 export interface EntrySnapshot {
   clientKey: string | undefined;

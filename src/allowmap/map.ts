@@ -3,9 +3,8 @@
  * an expiry. Expiry is a heap (O(log n) per change, one sweep timer for all entries).
  * Changes accumulate until the dataplane takes them as a batch.
  */
-import { type AllowedEntry, type EntryClient, type EntrySnapshot, entryKey, snapshotOf } from './entry.js';
+import { type AllowedEntry, type DataplaneBatch, type EntryClient, type EntrySnapshot, entryKey, snapshotOf } from './entry.js';
 import { ExpiryHeap } from './expiry-heap.js';
-import type { DataplaneBatch } from '../dataplane/dataplane.js';
 
 /**
  * A sighting extends an entry only when it moves the expiry by at least this much.

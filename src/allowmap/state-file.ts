@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import type { IdentitySnapshot } from '../identity/snapshot.js';
 import type { AllowedEntry, EntryClient } from './entry.js';
 import type { AllowedMap } from './map.js';
+import type { Logger } from '../util/logger.js';
 
 const FORMAT = 'dnsgate-allowed-map';
 const VERSION = 1;
@@ -23,7 +24,7 @@ interface StoredEntry {
   expiresAt: number;
 }
 
-interface StateFile {
+interface StoredState {
   format: typeof FORMAT;
   version: number;
   scope: 'pod' | 'node';
@@ -36,7 +37,7 @@ export async function saveState(path: string, map: AllowedMap, scope: 'pod' | 'n
   for (const entry of map.all()) {
     entries.push({ client: entry.client, ip: entry.ip, domains: entry.domains, rules: entry.rules, expiresAt: entry.expiresAt });
   }
-  const state: StateFile = { format: FORMAT, version: VERSION, scope, savedAt: new Date().toISOString(), entries };
+  const state: StoredState = { format: FORMAT, version: VERSION, scope, savedAt: new Date().toISOString(), entries };
   const temp = `${path}.tmp-${process.pid}`;
   const file = await open(temp, 'w', 0o600);
   try {
@@ -71,9 +72,9 @@ export async function restoreState(path: string, map: AllowedMap, scope: 'pod' |
     const code = (error as NodeJS.ErrnoException).code;
     return code === 'ENOENT' ? { restored: 0 } : { restored: 0, problem: `${path}: cannot read state file (${code}), starting empty` };
   }
-  let state: StateFile;
+  let state: StoredState;
   try {
-    state = JSON.parse(text) as StateFile;
+    state = JSON.parse(text) as StoredState;
   } catch {
     return { restored: 0, problem: `${path}: state file is not JSON, ignored` };
   }
@@ -122,4 +123,41 @@ function isStoredEntry(value: unknown): value is StoredEntry {
     entry.rules.every((r) => typeof r === 'string') &&
     (entry.client === null || (typeof entry.client === 'object' && typeof entry.client.key === 'string'))
   );
+}
+
+/**
+ * The state file of one map: saves run one after another, as two at once would write
+ * the same temporary file, and one waiting to start serves every caller until it starts.
+ */
+export class StateFile {
+  private lastSave = Promise.resolve();
+  private queuedSave: Promise<void> | undefined;
+
+  constructor(
+    readonly path: string,
+    private readonly map: AllowedMap,
+    private readonly scope: 'pod' | 'node',
+    private readonly logger: Logger,
+  ) {}
+
+  /** Restores what the file holds; a problem with it is logged and the map starts empty. */
+  async restore(identities: IdentitySnapshot): Promise<void> {
+    const result = await restoreState(this.path, this.map, this.scope, identities);
+    if (result.problem) this.logger.error(result.problem);
+    else if (result.restored > 0) this.logger.info(`restored ${result.restored} allowed entries from ${this.path}`);
+  }
+
+  /** Saves the map after any save under way; a failure is logged, never thrown. */
+  save(): Promise<void> {
+    this.queuedSave ??= this.lastSave.then(async () => {
+      this.queuedSave = undefined;
+      try {
+        await saveState(this.path, this.map, this.scope);
+      } catch (error) {
+        this.logger.error(`cannot save state to ${this.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
+    });
+    this.lastSave = this.queuedSave;
+    return this.queuedSave;
+  }
 }

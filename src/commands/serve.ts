@@ -1,6 +1,7 @@
 /** `dnsgate serve`: options from the shared table, a config file, then the running App. */
 import { Command, Option } from 'commander';
-import { App, stderrLogger } from '../app.js';
+import { App } from '../app.js';
+import { stderrLogger } from '../util/logger.js';
 import { loadConfigFile, parseFlagValues, resolveConfig } from '../config/load.js';
 import { OPTIONS, defaultText, type OptionName, type RawValue } from '../config/options.js';
 

@@ -31,12 +31,7 @@ export class Committer<Waiter> {
     private readonly map: AllowedMap,
     private readonly dataplane: Dataplane,
     private readonly listener: CommitListener<Waiter>,
-  ) {
-    dataplane.onResyncNeeded(() => {
-      this.needsResync = true;
-      this.kick();
-    });
-  }
+  ) {}
 
   /** Waits for the next batch; `waiter` is passed back when it completes or fails. */
   wait(waiter: Waiter): void {
@@ -59,9 +54,14 @@ export class Committer<Waiter> {
    * Resolves once it is in effect; rejects with the first failure, while retries go on.
    */
   resync(): Promise<void> {
+    this.resyncSoon();
+    return new Promise((resolve, reject) => this.resyncWaiters.push({ resolve, reject }));
+  }
+
+  /** The next commit replaces everything the dataplane holds (it lost what it held), retried until it takes it. */
+  resyncSoon(): void {
     this.needsResync = true;
     this.kick();
-    return new Promise((resolve, reject) => this.resyncWaiters.push({ resolve, reject }));
   }
 
   private async commit(): Promise<void> {

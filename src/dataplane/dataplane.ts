@@ -2,14 +2,7 @@
  * The dataplane contract: whoever enforces the allowed-IP map. `apply` resolves only
  * once its changes are in effect, which is what a held answer waits for.
  */
-import type { EntrySnapshot } from '../allowmap/entry.js';
-
-export interface DataplaneBatch {
-  /** New entries, and entries whose expiry or rules changed: each is written whole. */
-  upserts: EntrySnapshot[];
-  /** Entries that expired or were evicted. */
-  removals: EntrySnapshot[];
-}
+import type { DataplaneBatch, EntrySnapshot } from '../allowmap/entry.js';
 
 export interface Dataplane {
   readonly name: string;

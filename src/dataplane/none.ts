@@ -1,6 +1,7 @@
 /** `--dataplane none`: nothing enforces the map; every batch is in effect at once. */
 import type { EntrySnapshot } from '../allowmap/entry.js';
-import type { Dataplane, DataplaneBatch } from './dataplane.js';
+import type { DataplaneBatch } from '../allowmap/entry.js';
+import type { Dataplane } from './dataplane.js';
 
 export class NoDataplane implements Dataplane {
   readonly name: string = 'none';

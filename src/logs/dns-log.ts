@@ -4,7 +4,7 @@
  * is rendered and handed to the sinks, and the next one starts. `close()` flushes the
  * window in progress and waits for the sinks.
  */
-import type { AppLogger } from '../app.js';
+import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../admin/metrics.js';
 import type { Config } from '../config/load.js';
 import type { RecordTable } from '../dns/records.js';
@@ -46,7 +46,7 @@ export class DnsLog implements AnswerLog {
     private readonly options: DnsLogOptions,
     private readonly identity: IdentityStore,
     private readonly sinks: readonly LineQueue[],
-    private readonly logger: AppLogger,
+    private readonly logger: Logger,
   ) {
     this.aggregator = new Aggregator(options.kind, options.perNodeLimit);
     this.windowStart = this.clock.now();
@@ -100,7 +100,7 @@ export class DnsLog implements AnswerLog {
 }
 
 /** The DNS log `config` asks for, or undefined when it names no sink. */
-export function createDnsLog(config: Config, identity: IdentityStore, metrics: Metrics, logger: AppLogger): DnsLog | undefined {
+export function createDnsLog(config: Config, identity: IdentityStore, metrics: Metrics, logger: Logger): DnsLog | undefined {
   const sinks: LineQueue[] = [];
   if (config.logDir !== undefined) {
     sinks.push(new LineQueue('file', new RotatingFile(config.logDir, config.logMaxFileSizeMb * MIB, config.logMaxFiles), metrics, logger));

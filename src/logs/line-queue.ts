@@ -5,7 +5,7 @@
  * lines are dropped, both counted in `dnsgate_log_records_dropped_total`. Nothing here
  * ever waits on the DNS path.
  */
-import type { AppLogger } from '../app.js';
+import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../admin/metrics.js';
 
 /** Where lines end up: a file or a stream. */
@@ -44,7 +44,7 @@ export class LineQueue {
     readonly name: string,
     private readonly target: LineTarget,
     metrics: Metrics,
-    private readonly logger: AppLogger,
+    private readonly logger: Logger,
     private readonly limits: LineQueueLimits = DEFAULT_LIMITS,
   ) {
     this.written = metrics.logRecordsWritten.labels(name);

@@ -1,7 +1,8 @@
 /**
- * The PolicyEngine for whatever policies and identities are current. Either store
- * changing drops the engine, and with it every per-pod decision; the next query builds a
- * new one from the new pair.
+ * The PolicyEngine for whatever policies and identities are current. An engine belongs
+ * to one pair: when either store holds a new set, the next use builds a new engine (and
+ * with it every per-pod decision) from the new pair. Nothing subscribes, so nothing
+ * depends on the order in which change listeners run.
  */
 import type { IdentityStore } from '../identity/store.js';
 import { PolicyEngine } from './engine.js';
@@ -13,16 +14,12 @@ export class LiveEngine {
   constructor(
     private readonly policies: PolicyStore,
     private readonly identities: IdentityStore,
-  ) {
-    const invalidate = (): void => {
-      this.engine = undefined;
-    };
-    policies.onChange(invalidate);
-    identities.onChange(invalidate);
-  }
+  ) {}
 
   get current(): PolicyEngine {
-    this.engine ??= new PolicyEngine(this.policies.current, this.identities.current);
+    const policies = this.policies.current;
+    const identities = this.identities.current;
+    if (this.engine?.policies !== policies || this.engine.identities !== identities) this.engine = new PolicyEngine(policies, identities);
     return this.engine;
   }
 }

@@ -2,11 +2,12 @@
  * Chooses an upstream for each query, retries on the next one when an attempt times
  * out or fails, and answers SERVFAIL (through the listener) when the query's time is
  * up. Upstreams that fail MAX_FAILS attempts in a row are skipped, and probed every
- * second until they answer again.
+ * second (probe.ts) until they answer again.
  */
 import type { Endpoint } from '../net/address.js';
 import type { Metrics } from '../admin/metrics.js';
-import { Query, QueryStage, type Responder } from '../query.js';
+import { QueryStage, type Query } from '../query.js';
+import { probeUpstream } from './probe.js';
 import { RandomIds } from '../util/random.js';
 import type { TimerWheel } from '../util/timer-wheel.js';
 import type { DropReason, ExchangeEvents } from './exchange.js';
@@ -30,11 +31,6 @@ export interface UpstreamPoolOptions {
 /** Source ports a query may leave from, per upstream: more sockets, more entropy. */
 const UDP_SOCKETS_PER_UPSTREAM = 4;
 const PROBE_INTERVAL_MS = 1000;
-
-/** `. IN NS`, the health probe CoreDNS's forward plugin also sends. */
-const PROBE_MESSAGE = Buffer.from([0, 0, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]);
-
-const probeResponder: Responder = { deliver: () => undefined, discard: () => undefined };
 
 interface ServerLink {
   server: UpstreamServer;
@@ -151,11 +147,10 @@ export class UpstreamPool implements ExchangeEvents {
     this.wheel.cancel(query);
     this.release(query);
     const link = this.links[query.upstreamIndex];
-    if (link !== undefined && query.responder !== probeResponder) {
+    if (link !== undefined) {
       this.metrics.upstreamFailures.labels(link.server.label, reason).inc();
       if (link.server.recordFailure()) this.markUnhealthy(link);
     }
-    if (query.responder === probeResponder) return;
     this.attempt(query);
   }
 
@@ -163,7 +158,6 @@ export class UpstreamPool implements ExchangeEvents {
     const link = this.links[query.upstreamIndex];
     this.wheel.cancel(query);
     if (link.server.recordSuccess()) this.markHealthy(link);
-    if (query.responder === probeResponder) return;
     (query.transport === 'tcp' ? link.tcpDuration : link.udpDuration).observe((performance.now() - query.sentAt) / 1000);
     this.listener.onUpstreamReply(query, reply, link.server);
   }
@@ -178,7 +172,7 @@ export class UpstreamPool implements ExchangeEvents {
 
   private markUnhealthy(link: ServerLink): void {
     this.metrics.upstreamHealthy.labels(link.server.label).set(0);
-    link.probe = setInterval(() => this.probe(link), PROBE_INTERVAL_MS);
+    link.probe = setInterval(() => void this.probe(link), PROBE_INTERVAL_MS);
     link.probe.unref();
   }
 
@@ -188,15 +182,8 @@ export class UpstreamPool implements ExchangeEvents {
     link.probe = undefined;
   }
 
-  private probe(link: ServerLink): void {
-    const now = performance.now();
-    const message = Buffer.from(PROBE_MESSAGE);
-    const probe = new Query('udp', message, 0, link.server.endpoint.host, link.server.endpoint.port, link.server.endpoint.host, probeResponder, PROBE_MESSAGE.length, 2, 1, 0, now);
-    probe.deadline = now + this.options.upstreamTimeoutMs;
-    probe.onStageDeadline = this.onAttemptDeadline;
-    probe.upstreamIndex = link.server.index;
-    probe.sentAt = now;
-    this.wheel.schedule(probe, this.options.upstreamTimeoutMs);
-    this.udpExchange(link)?.send(probe);
+  private async probe(link: ServerLink): Promise<void> {
+    const answered = await probeUpstream(link.server.endpoint, this.options.upstreamTimeoutMs);
+    if (answered && !this.stopped && link.server.recordSuccess()) this.markHealthy(link);
   }
 }

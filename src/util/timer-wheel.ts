@@ -31,10 +31,15 @@ export class TimerWheel {
   constructor(
     private readonly resolutionMs = 10,
     slotCount = 512,
-    private readonly now: () => number = () => performance.now(),
+    private readonly clock: () => number = () => performance.now(),
   ) {
     this.slots = Array.from({ length: slotCount }, emptySlot);
     this.lastTick = this.now();
+  }
+
+  /** The wheel's time, in milliseconds. */
+  now(): number {
+    return this.clock();
   }
 
   schedule(item: Deadline, delayMs: number): void {

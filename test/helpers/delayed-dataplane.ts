@@ -3,8 +3,7 @@
  * delay, or fails it, and records what it was given. It stands in where a test must
  * control the dataplane's timing, which a real firewall cannot offer.
  */
-import type { EntrySnapshot } from '../../src/allowmap/entry.js';
-import type { DataplaneBatch } from '../../src/dataplane/dataplane.js';
+import type { DataplaneBatch, EntrySnapshot } from '../../src/allowmap/entry.js';
 import { NoDataplane } from '../../src/dataplane/none.js';
 
 /** Everything but the timing of batches and resyncs is `none`'s. */

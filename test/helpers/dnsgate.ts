@@ -1,16 +1,17 @@
 /** Starts dnsgate for a test: in this process (to reach its internals) or as the real CLI. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { App, type AppLogger, type AppOverrides } from '../../src/app.js';
+import { App, type AppOverrides } from '../../src/app.js';
 import { loadConfigFile, parseFlagValues, resolveConfig } from '../../src/config/load.js';
 import type { OptionName, RawValue } from '../../src/config/options.js';
+import type { Logger } from '../../src/util/logger.js';
 import { freePort } from './net.js';
 import { HOST, type Place } from './netns.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
 /** Collects what dnsgate logs, for assertions. */
-export class MemoryLogger implements AppLogger {
+export class MemoryLogger implements Logger {
   readonly lines: string[] = [];
   info(message: string): void {
     this.lines.push(message);

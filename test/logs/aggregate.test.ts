@@ -53,7 +53,7 @@ function feed(aggregator: Aggregator, exchange: Exchange): void {
   const message = dnsPacket.encode({ type: 'query', id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: exchange.name }] });
   parseQuery(message, view);
   const client = exchange.client ?? { ip: webA.ips[0], pod: webA };
-  const query = new Query('udp', message, view.id, client.ip, 40000, client.ip, responder, view.questionEnd, view.qtype, view.qclass, view.questionHash, 1000);
+  const query = new Query('udp', message, view, client.ip, 40000, responder, 1000);
   query.pod = client.pod;
   const answer = dnsPacket.encode({
     type: 'response',

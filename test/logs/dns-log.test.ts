@@ -40,7 +40,7 @@ test('a window that fails to render is reported and lost alone: later windows st
   const answerOnce = (name: string): void => {
     const message = dnsPacket.encode({ type: 'query', id: 7, questions: [{ type: 'A', name }] });
     parseQuery(message, view);
-    const query = new Query('udp', message, view.id, '10.0.0.1', 40000, '10.0.0.1', { deliver: () => undefined, discard: () => undefined }, view.questionEnd, view.qtype, view.qclass, view.questionHash, performance.now());
+    const query = new Query('udp', message, view, '10.0.0.1', 40000, { deliver: () => undefined, discard: () => undefined }, performance.now());
     const answer = dnsPacket.encode({ type: 'response', id: 7, questions: [{ type: 'A', name }], answers: [{ type: 'A', name, ttl: 60, data: '192.0.2.1' }] });
     assert.ok(walkRecords(answer, query.questionEnd, records));
     log.record(query, answer, records, upstream, performance.now());

@@ -7,10 +7,11 @@
  */
 import { execFile } from 'node:child_process';
 import type { Metrics } from '../../admin/metrics.js';
-import type { EntrySnapshot } from '../../allowmap/entry.js';
+import type { DataplaneBatch, EntrySnapshot } from '../../allowmap/entry.js';
 import { ConfigError } from '../../config/load.js';
 import type { PolicyEngine } from '../../policy/index.js';
-import type { Dataplane, DataplaneBatch } from '../dataplane.js';
+import type { Logger } from '../../util/logger.js';
+import type { Dataplane } from '../dataplane.js';
 import { NftProcess } from './nft-process.js';
 import { compileRuleset, type Ruleset, type RulesetOptions } from './ruleset.js';
 import { EMPTY_INVENTORY, batchText, elementsText, inventoryOf, parseInventory, swapText, type Inventory } from './transaction.js';
@@ -18,11 +19,6 @@ import { EMPTY_INVENTORY, batchText, elementsText, inventoryOf, parseInventory, 
 export interface NftablesOptions extends RulesetOptions {
   /** The nft command: file and leading arguments (tests run it inside a network namespace). */
   nft?: readonly [string, readonly string[]];
-}
-
-export interface NftablesLogger {
-  info(message: string): void;
-  error(message: string): void;
 }
 
 type Operation = 'start' | 'batch' | 'resync' | 'policy';
@@ -56,7 +52,7 @@ export class NftablesDataplane implements Dataplane {
     private readonly options: NftablesOptions,
     private readonly policy: { readonly current: PolicyEngine },
     private readonly metrics: Metrics,
-    private readonly logger: NftablesLogger,
+    private readonly logger: Logger,
   ) {
     this.nft = options.nft ?? ['nft', []];
     this.process = new NftProcess([this.nft[0], [...this.nft[1], '-i']], (reason) => this.lostProcess(reason));

@@ -16,7 +16,7 @@
  * transaction this leaves no moment without the element.
  */
 import type { EntrySnapshot } from '../../allowmap/entry.js';
-import type { DataplaneBatch } from '../dataplane.js';
+import type { DataplaneBatch } from '../../allowmap/entry.js';
 import type { Ruleset } from './ruleset.js';
 
 /** What the table holds, by name, as `nft -j -t list table` reports it. */
