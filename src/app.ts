@@ -12,7 +12,7 @@ import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
 import { Readiness } from './admin/readiness.js';
 import { addApiRoutes } from './admin/routes.js';
-import { CnameMemory } from './allowmap/learn.js';
+import { CnameMemory } from './allowmap/answer-addresses.js';
 import { Learner } from './allowmap/learner.js';
 import { AllowedMap } from './allowmap/map.js';
 import { StateFile } from './allowmap/state-file.js';

@@ -3,7 +3,7 @@ import type { RecordTable } from '../dns/records.js';
 import type { Pod } from '../identity/pod.js';
 import type { Query } from '../query.js';
 import type { EntryClient } from './entry.js';
-import { type CnameMemory, addressesToLearn } from './learn.js';
+import { type CnameMemory, addressesToLearn } from './answer-addresses.js';
 import type { AllowedMap } from './map.js';
 
 /** The policy decisions learning needs for one client. */

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { Metrics } from '../../src/admin/metrics.js';
-import { CnameMemory } from '../../src/allowmap/learn.js';
+import { CnameMemory } from '../../src/allowmap/answer-addresses.js';
 import { Learner } from '../../src/allowmap/learner.js';
 import { AllowedMap } from '../../src/allowmap/map.js';
 import { ResponseCache } from '../../src/cache/response-cache.js';

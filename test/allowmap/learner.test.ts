@@ -1,3 +1,4 @@
+/** Learning end to end (learner.ts with answer-addresses.ts): real upstreams and dig, entries per pod and per node. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
-import { CnameMemory, MAX_CHAIN, addressesToLearn } from '../../src/allowmap/learn.js';
+import { CnameMemory, MAX_CHAIN, addressesToLearn } from '../../src/allowmap/answer-addresses.js';
 import { QueryView, parseQuery } from '../../src/dns/message.js';
 import { RecordTable, walkRecords } from '../../src/dns/records.js';
 
