@@ -17,7 +17,7 @@ import { Learner } from './allowmap/learner.js';
 import { AllowedMap } from './allowmap/map.js';
 import { StateFile } from './allowmap/state-file.js';
 import { ResponseCache } from './cache/response-cache.js';
-import { ConfigError, type Config } from './config/load.js';
+import type { Config } from './config/options.js';
 import { ControlPath } from './control.js';
 import { Rcode } from './dns/constants.js';
 import { Committer } from './dataplane/committer.js';
@@ -39,6 +39,7 @@ import { formatUpstreamSpec } from './upstream/spec.js';
 import { stderrLogger, type Logger } from './util/logger.js';
 import { TimerWheel } from './util/timer-wheel.js';
 import { SourceError } from './yaml/documents.js';
+import { ConfigError, errorText } from './util/errors.js';
 
 /** How long SIGTERM waits for queries in flight. */
 const DRAIN_TIMEOUT_MS = 5000;
@@ -262,7 +263,7 @@ async function bindOrExplain(flag: string, endpoint: Endpoint, bind: () => Promi
   try {
     await bind();
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    const code = errorText(error);
     throw new ConfigError(`${flag} ${endpoint.host}:${endpoint.port}: cannot bind (${code})`);
   }
 }

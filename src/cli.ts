@@ -2,10 +2,10 @@
 /** The `dnsgate` command line. Usage and configuration errors exit 2 with one line. */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from './config/load.js';
 import { explainCommand } from './commands/explain.js';
 import { serveCommand } from './commands/serve.js';
 import { validateCommand } from './commands/validate.js';
+import { ConfigError } from './util/errors.js';
 
 const USAGE_EXIT = 2;
 

@@ -10,6 +10,7 @@ import type { IdentitySnapshot } from '../identity/snapshot.js';
 import type { AllowedEntry, EntryClient } from './entry.js';
 import type { AllowedMap } from './map.js';
 import type { Logger } from '../util/logger.js';
+import { errorText } from '../util/errors.js';
 
 const FORMAT = 'dnsgate-allowed-map';
 const VERSION = 1;
@@ -154,7 +155,7 @@ export class StateFile {
       try {
         await saveState(this.path, this.map, this.scope);
       } catch (error) {
-        this.logger.error(`cannot save state to ${this.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        this.logger.error(`cannot save state to ${this.path}: ${errorText(error)}`);
       }
     });
     this.lastSave = this.queuedSave;

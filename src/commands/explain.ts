@@ -5,7 +5,6 @@
  * cannot be used.
  */
 import { Command } from 'commander';
-import { ConfigError } from '../config/load.js';
 import { loadPodsFile } from '../identity/podfile.js';
 import { canonicalIp } from '../net/address.js';
 import { PolicyEngine } from '../policy/engine.js';
@@ -13,6 +12,7 @@ import { explain, explainText, parseConnectionFilters, type ExplainRequest } fro
 import { loadPolicies } from '../policy/loader.js';
 import { formatProblem } from '../policy/problems.js';
 import { SourceError } from '../yaml/documents.js';
+import { ConfigError } from '../util/errors.js';
 
 interface ExplainOptions {
   policies: string[];

@@ -1,52 +1,11 @@
 /** Resolves the `serve` configuration: defaults, then the YAML file, then flags. */
 import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
-import { Endpoint, parseEndpoint } from '../net/address.js';
+import { parseEndpoint } from '../net/address.js';
 import { MAX_UPSTREAMS, UpstreamSpec } from '../upstream/spec.js';
-import { GivenOptions, OPTIONS, OptionName, RawValue, defaultNodeName, keyOf, rawDefault } from './options.js';
+import { Config, GivenOptions, OPTIONS, OptionName, RawValue, defaultNodeName, keyOf, rawDefault } from './options.js';
+import { ConfigError, errorText } from '../util/errors.js';
 
-export interface Config {
-  listen: Endpoint[];
-  upstream: UpstreamSpec[];
-  policies: string[];
-  pods: string | undefined;
-  localPod: string | undefined;
-  kubernetes: boolean;
-  policyMode: 'NoDelay' | 'DelayDNSResponse';
-  /** Durations are in milliseconds. */
-  maxHold: number;
-  holdTimeoutAction: 'release' | 'servfail';
-  extraTtl: number;
-  minTtl: number;
-  maxTtl: number | undefined;
-  scope: 'pod' | 'node';
-  dataplane: 'none' | 'nftables';
-  denyResponse: 'off' | 'refused' | 'nxdomain';
-  logDir: string | undefined;
-  logStdout: boolean;
-  logFlushInterval: number;
-  logAggregation: number;
-  logPerNodeLimit: number;
-  logIncludeLabels: boolean;
-  logMaxFileSizeMb: number;
-  logMaxFiles: number;
-  admin: Endpoint | null;
-  stateFile: string | undefined;
-  stateSaveInterval: number;
-  cacheSize: number;
-  upstreamTimeout: number;
-  queryTimeout: number;
-  tcpIdleTimeout: number;
-  tcpMaxConnections: number;
-  maxIpsPerName: number;
-  maxEntries: number;
-  nftTable: string;
-  nftHook: 'forward' | 'output';
-  nodeName: string;
-}
-
-/** A configuration problem, already worded as the one line to print. */
-export class ConfigError extends Error {}
 
 const RESOLV_CONF = '/etc/resolv.conf';
 
@@ -119,7 +78,7 @@ export function loadConfigFile(path: string): GivenOptions {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(`${path}: cannot read config file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new ConfigError(`${path}: cannot read config file: ${errorText(error)}`);
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });

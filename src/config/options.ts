@@ -16,22 +16,32 @@ export type RawValue = string | number | boolean;
  */
 type DefaultValue = RawValue | { described: string };
 
-export interface OptionDef<T, Repeatable extends boolean = boolean> {
+export interface OptionDef<T, Repeatable extends boolean = boolean, Default extends DefaultValue | undefined = DefaultValue | undefined> {
   /** Commander's flag syntax, e.g. `--max-hold <duration>`. */
   flag: string;
   description: string;
   repeatable: Repeatable;
   /** Parses one value (one element of a repeatable option); throws with the reason. */
   parse(raw: RawValue): T;
-  default?: DefaultValue;
+  default: Default;
 }
 
-function option<T>(flag: string, description: string, parse: (raw: RawValue) => T, defaultValue?: DefaultValue): OptionDef<T, false> {
-  return { flag, description, parse, repeatable: false, default: defaultValue };
+function option<T, const D extends DefaultValue | undefined = undefined>(
+  flag: string,
+  description: string,
+  parse: (raw: RawValue) => T,
+  defaultValue?: D,
+): OptionDef<T, false, D> {
+  return { flag, description, parse, repeatable: false, default: defaultValue as D };
 }
 
-function repeatable<T>(flag: string, description: string, parse: (raw: RawValue) => T, defaultValue?: DefaultValue): OptionDef<T, true> {
-  return { flag, description, parse, repeatable: true, default: defaultValue };
+function repeatable<T, const D extends DefaultValue | undefined = undefined>(
+  flag: string,
+  description: string,
+  parse: (raw: RawValue) => T,
+  defaultValue?: D,
+): OptionDef<T, true, D> {
+  return { flag, description, parse, repeatable: true, default: defaultValue as D };
 }
 
 /** The default as `--help` shows it, if there is one; a switch (a flag without a value) is on or off. */
@@ -173,6 +183,22 @@ type GivenValue<D> = D extends OptionDef<infer T, true> ? T[] : D extends Option
 
 /** Values as given by flags or the config file, before defaults. */
 export type GivenOptions = { -readonly [K in OptionName]?: GivenValue<(typeof OPTIONS)[K]> };
+
+/**
+ * A value once defaults apply: a repeatable option is a list (empty when not given); an
+ * option with a default always has a value; one without may be undefined. A default
+ * `--help` describes in words is worked out at start-up where resolveConfig says so.
+ */
+type ResolvedValue<D> =
+  D extends OptionDef<infer T, true> ? T[] : D extends OptionDef<infer T, false, infer Default> ? (Default extends RawValue ? T : T | undefined) : never;
+
+/** Options whose described default resolveConfig works out, so that they always have a value. */
+type WorkedOut = 'upstream' | 'logStdout' | 'nodeName';
+
+/** The `serve` configuration, derived from OPTIONS (durations in milliseconds). */
+export type Config = { -readonly [K in Exclude<OptionName, WorkedOut>]: ResolvedValue<(typeof OPTIONS)[K]> } & {
+  -readonly [K in WorkedOut]: NonNullable<GivenValue<(typeof OPTIONS)[K]>>;
+};
 
 /** The YAML key of an option: its flag without the dashes. */
 export function keyOf(name: OptionName): string {

@@ -11,13 +11,14 @@ import { canonicalIp } from '../net/address.js';
 import { SourceError, SourceObject, parseObjects, stringMap } from '../yaml/documents.js';
 import { LABEL_NAME, NamedPort, Namespace, Pod, namespaceLabels, podLabels } from './pod.js';
 import { IdentitySnapshot } from './snapshot.js';
+import { errorText } from '../util/errors.js';
 
 export async function loadPodsFile(path: string): Promise<IdentitySnapshot> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new SourceError(path, `cannot read pods file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new SourceError(path, `cannot read pods file: ${errorText(error)}`);
   }
   return identitiesFromObjects(parseObjects(path, text));
 }

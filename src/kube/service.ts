@@ -1,8 +1,8 @@
 /** `k8s-service:[NS/]NAME[:PORT]` upstreams: the Service's cluster IP and port. */
-import { ConfigError } from '../config/load.js';
 import { canonicalIp, type Endpoint } from '../net/address.js';
 import { formatUpstreamSpec, type UpstreamSpec } from '../upstream/spec.js';
 import type { KubeClient } from './client.js';
+import { ConfigError } from '../util/errors.js';
 
 interface Service {
   spec?: { clusterIP?: string; ports?: { port: number }[] };

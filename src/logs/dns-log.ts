@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../admin/metrics.js';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/options.js';
 import type { RecordTable } from '../dns/records.js';
 import type { IdentityStore } from '../identity/store.js';
 import type { Query } from '../query.js';
@@ -99,8 +99,11 @@ export class DnsLog implements AnswerLog {
   }
 }
 
+/** The settings of the DNS log. */
+export type DnsLogConfig = Pick<Config, 'logDir' | 'logStdout' | 'logMaxFileSizeMb' | 'logMaxFiles' | 'logAggregation' | 'logPerNodeLimit' | 'logIncludeLabels' | 'logFlushInterval' | 'nodeName'>;
+
 /** The DNS log `config` asks for, or undefined when it names no sink. */
-export function createDnsLog(config: Config, identity: IdentityStore, metrics: Metrics, logger: Logger): DnsLog | undefined {
+export function createDnsLog(config: DnsLogConfig, identity: IdentityStore, metrics: Metrics, logger: Logger): DnsLog | undefined {
   const sinks: LineQueue[] = [];
   if (config.logDir !== undefined) {
     sinks.push(new LineQueue('file', new RotatingFile(config.logDir, config.logMaxFileSizeMb * MIB, config.logMaxFiles), metrics, logger));

@@ -10,6 +10,7 @@ import type { PolicyResources } from './model.js';
 import { buildPolicySet, type PolicySet } from './policy-set.js';
 import { compareProblems, parsePosition, ProblemList, type PolicyProblem } from './problems.js';
 import { addResource } from './resources.js';
+import { errorText } from '../util/errors.js';
 
 const POLICY_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
@@ -66,7 +67,7 @@ async function readPolicyFiles(paths: readonly string[], problems: ProblemList):
   const files: PolicyFile[] = [];
   const visited = new Set<string>();
   const cannot = (path: string, error: unknown): void => {
-    problems.error({ file: path, line: 1, col: 1 }, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    problems.error({ file: path, line: 1, col: 1 }, `cannot read: ${errorText(error)}`);
   };
   const visit = async (path: string, explicit: boolean): Promise<void> => {
     let info;

@@ -8,6 +8,7 @@ import { basename, dirname } from 'node:path';
 import { loadPolicies, type PolicyFile, type PolicyLoad } from './loader.js';
 import { PolicySet } from './policy-set.js';
 import { formatProblem } from './problems.js';
+import { errorText } from '../util/errors.js';
 
 export interface PolicyStoreOptions {
   /** Quiet time after the last file event before reloading. */
@@ -74,7 +75,7 @@ export class PolicyStore {
         watcher.on('error', () => this.scheduleReload());
         this.watchers.push(watcher);
       } catch (error) {
-        const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+        const reason = errorText(error);
         this.notifyFailure([formatProblem({ file: path, line: 1, col: 1, severity: 'error', message: `cannot watch: ${reason}` })]);
       }
     }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfigFile, parseFlagValues, resolveConfig, resolvConfNameservers } from '../../src/config/load.js';
+import { loadConfigFile, parseFlagValues, resolveConfig, resolvConfNameservers } from '../../src/config/load.js';
+import { ConfigError } from '../../src/util/errors.js';
 import { parseDuration } from '../../src/config/duration.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dnsgate-config-'));

@@ -8,13 +8,13 @@
 import { execFile } from 'node:child_process';
 import type { Metrics } from '../../admin/metrics.js';
 import type { DataplaneBatch, EntrySnapshot } from '../../allowmap/entry.js';
-import { ConfigError } from '../../config/load.js';
 import type { PolicyEngine } from '../../policy/index.js';
 import type { Logger } from '../../util/logger.js';
 import type { Dataplane } from '../dataplane.js';
 import { NftProcess } from './nft-process.js';
 import { compileRuleset, type Ruleset, type RulesetOptions } from './ruleset.js';
 import { EMPTY_INVENTORY, batchText, elementsText, inventoryOf, parseInventory, swapText, type Inventory } from './transaction.js';
+import { ConfigError } from '../../util/errors.js';
 
 export interface NftablesOptions extends RulesetOptions {
   /** The nft command: file and leading arguments (tests run it inside a network namespace). */

@@ -1,0 +1,9 @@
+/** The two kinds of error text every stage words the same way. */
+
+/** A problem the user must fix, already worded as the one line to print: start-up stops with exit code 2. */
+export class ConfigError extends Error {}
+
+/** What went wrong, in one word when the system gave one (`ENOENT`), else the error's message. */
+export function errorText(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error as Error).message ?? String(error);
+}
