@@ -85,17 +85,17 @@ export class App {
     this.map = new AllowedMap(
       { extraTtlMs: config.extraTtl, minTtlMs: config.minTtl, maxTtlMs: config.maxTtl, maxIpsPerName: config.maxIpsPerName, maxEntries: config.maxEntries },
       {
-        onAdded: () => this.metrics.allowedLearnt.inc(),
+        onAdded: () => this.metrics.allowed.learnt.inc(),
         onEvicted: (reason, entry) => {
-          this.metrics.allowedEvicted.labels(reason).inc();
+          this.metrics.allowed.evicted.labels(reason).inc();
           const limit = reason === 'entry-cap' ? `--max-entries ${config.maxEntries}` : `--max-ips-per-name ${config.maxIpsPerName}`;
           this.logger.error(`allowed map: ${limit} reached, evicted ${entry.ip}${entry.client ? ` of ${entry.client.key}` : ''}`);
         },
       },
     );
-    this.metrics.allowedEntriesSource = () => this.map.size;
+    this.metrics.allowed.entriesSource = () => this.map.size;
     this.stateFile = config.stateFile === undefined ? undefined : new StateFile(config.stateFile, this.map, config.scope, logger);
-    this.dataplane = overrides.dataplane ?? createDataplane(config, this.engine, this.metrics, logger);
+    this.dataplane = overrides.dataplane ?? createDataplane(config, this.engine, this.metrics.nftables, logger);
     this.readiness.require('listeners', 'listeners are not bound yet');
     this.readiness.require('identities', 'pods are not loaded yet');
     this.readiness.require('policies', 'policies are not loaded yet');
@@ -148,7 +148,7 @@ export class App {
     }
     for (const endpoint of config.listen) {
       const udp = new UdpListener(endpoint, serving.pipeline);
-      const tcp = new TcpListener(endpoint, serving.pipeline, this.metrics, {
+      const tcp = new TcpListener(endpoint, serving.pipeline, this.metrics.tcp, {
         idleTimeoutMs: config.tcpIdleTimeout,
         maxConnections: config.tcpMaxConnections,
       });
@@ -166,7 +166,7 @@ export class App {
   private buildServing(upstreams: readonly Endpoint[]): Serving {
     const config = this.config;
     const wheel = new TimerWheel();
-    const log = createDnsLog(config, this.identity, this.metrics, this.logger);
+    const log = createDnsLog(config, this.identity, this.metrics.log, this.logger);
     let upstream: UpstreamPool | undefined;
     let committer: Committer<HeldAnswer> | undefined;
     const pipeline = new Pipeline(
@@ -174,10 +174,10 @@ export class App {
         identity: this.identity,
         cache: config.cacheSize > 0 ? new ResponseCache(config.cacheSize) : undefined,
         log,
-        metrics: this.metrics,
+        metrics: this.metrics.query,
         clock: wheel,
         upstream: (listener) =>
-          (upstream = new UpstreamPool(upstreams, { upstreamTimeoutMs: config.upstreamTimeout, queryTimeoutMs: config.queryTimeout }, listener, this.metrics, wheel)),
+          (upstream = new UpstreamPool(upstreams, { upstreamTimeoutMs: config.upstreamTimeout, queryTimeoutMs: config.queryTimeout }, listener, this.metrics.upstream, wheel)),
         committer: (listener) => (committer = new Committer(this.map, this.dataplane, listener)),
       },
       {

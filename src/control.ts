@@ -13,7 +13,7 @@
  *
  * The policy engine needs no step: LiveEngine builds a new one when either set is new.
  */
-import type { Metrics } from './admin/metrics.js';
+import type { AllowedMapMetrics, Metrics } from './admin/metrics.js';
 import type { AllowedMap } from './allowmap/map.js';
 import type { StateFile } from './allowmap/state-file.js';
 import type { Dataplane } from './dataplane/dataplane.js';
@@ -32,7 +32,10 @@ export interface MapCommitter {
   resyncSoon(): void;
 }
 
-export type ControlMetrics = Pick<Metrics, 'reloads' | 'allowedExpired'>;
+export interface ControlMetrics {
+  reloads: Metrics['reloads'];
+  allowed: AllowedMapMetrics;
+}
 
 export interface ControlParts {
   identity: IdentityStore;
@@ -94,7 +97,7 @@ export class ControlPath {
   private sweepExpired(): void {
     const expired = this.parts.map.expire();
     if (expired === 0) return;
-    this.parts.metrics.allowedExpired.inc(expired);
+    this.parts.metrics.allowed.expired.inc(expired);
     this.parts.committer.kick();
   }
 }

@@ -12,7 +12,7 @@
  * The pipeline is given its upstream, committer and clock as small interfaces, so that
  * each branch can be driven in-process (test/pipeline/pipeline.test.ts).
  */
-import type { Metrics } from './admin/metrics.js';
+import type { QueryMetrics } from './admin/metrics.js';
 import type { ResponseCache } from './cache/response-cache.js';
 import type { ClientRules, Learner } from './allowmap/learner.js';
 import { HEADER_LENGTH, Rcode } from './dns/constants.js';
@@ -60,12 +60,6 @@ export interface Clock {
   clear(): void;
 }
 
-/** The metrics the pipeline updates. */
-export type PipelineMetrics = Pick<
-  Metrics,
-  'denied' | 'cacheHits' | 'cacheMisses' | 'releasedWithoutWait' | 'holdDuration' | 'holdTimeouts' | 'holdFailures' | 'batchSize' | 'batchDuration' | 'malformed' | 'countAnswer' | 'inFlightSource'
->;
-
 export interface EnforcementOptions {
   policy: PolicySource;
   /** Whether the allowed map has changes the dataplane does not hold yet. */
@@ -84,7 +78,7 @@ export interface PipelineParts {
   /** `--cache-size` above 0. */
   cache: ResponseCache | undefined;
   log: AnswerLog | undefined;
-  metrics: PipelineMetrics;
+  metrics: QueryMetrics;
   clock: Clock;
   /** Builds the upstream side, with the pipeline as the listener of its replies. */
   upstream(listener: UpstreamListener): Upstream;
@@ -116,7 +110,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
   private readonly identity: IdentitySource;
   private readonly cache: ResponseCache | undefined;
   private readonly log: AnswerLog | undefined;
-  private readonly metrics: PipelineMetrics;
+  private readonly metrics: QueryMetrics;
   private readonly clock: Clock;
   private readonly view = new QueryView();
   private records = new RecordTable();

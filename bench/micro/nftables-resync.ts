@@ -101,7 +101,7 @@ export async function benchNftablesResync(): Promise<Figure[]> {
     const dataplane = new NftablesDataplane(
       { table: 'dnsgate', hook: 'forward', scope: 'pod', nft: namespace.command('nft', []) },
       { current: engine },
-      new Metrics(),
+      new Metrics().nftables,
       // The failure below is deliberate; what dnsgate would log about it is not a result.
       { info: () => undefined, error: () => undefined },
     );

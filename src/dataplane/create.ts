@@ -1,5 +1,5 @@
 /** The dataplane `--dataplane` names. */
-import type { Metrics } from '../admin/metrics.js';
+import type { NftablesMetrics } from '../admin/metrics.js';
 import type { Config } from '../config/options.js';
 import type { PolicyEngine } from '../policy/index.js';
 import type { Dataplane } from './dataplane.js';
@@ -10,7 +10,7 @@ import { NoDataplane } from './none.js';
 /** The settings of the dataplane. */
 export type DataplaneConfig = Pick<Config, 'dataplane' | 'nftTable' | 'nftHook' | 'scope'>;
 
-export function createDataplane(config: DataplaneConfig, policy: { readonly current: PolicyEngine }, metrics: Metrics, logger: Logger): Dataplane {
+export function createDataplane(config: DataplaneConfig, policy: { readonly current: PolicyEngine }, metrics: NftablesMetrics, logger: Logger): Dataplane {
   if (config.dataplane === 'none') return new NoDataplane();
   return new NftablesDataplane({ table: config.nftTable, hook: config.nftHook, scope: config.scope }, policy, metrics, logger);
 }

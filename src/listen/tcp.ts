@@ -7,7 +7,7 @@ import { Server, Socket, createServer } from 'node:net';
 import { FrameDecoder, frame } from '../dns/framing.js';
 import { HEADER_LENGTH } from '../dns/constants.js';
 import type { Endpoint } from '../net/address.js';
-import type { Metrics } from '../admin/metrics.js';
+import type { TcpMetrics } from '../admin/metrics.js';
 import type { Query, Responder } from '../query.js';
 import type { QueryHandler } from './handler.js';
 
@@ -28,7 +28,7 @@ class TcpConnection implements Responder {
   constructor(
     private readonly socket: Socket,
     private readonly handler: QueryHandler,
-    private readonly metrics: Metrics,
+    private readonly metrics: TcpMetrics,
     idleTimeoutMs: number,
   ) {
     const address = socket.remoteAddress ?? '';
@@ -95,7 +95,7 @@ export class TcpListener {
   constructor(
     readonly endpoint: Endpoint,
     private readonly handler: QueryHandler,
-    private readonly metrics: Metrics,
+    private readonly metrics: TcpMetrics,
     private readonly options: TcpListenerOptions,
   ) {
     // Half-open: a client may send its last query and FIN at once, and still wants the answers.
@@ -104,16 +104,16 @@ export class TcpListener {
 
   private accept(socket: Socket): void {
     if (this.connections.size >= this.options.maxConnections) {
-      this.metrics.tcpRejected.inc();
+      this.metrics.rejected.inc();
       socket.destroy();
       return;
     }
     const connection = new TcpConnection(socket, this.handler, this.metrics, this.options.idleTimeoutMs);
     this.connections.add(connection);
-    this.metrics.tcpConnections.inc();
+    this.metrics.connections.inc();
     socket.on('close', () => {
       this.connections.delete(connection);
-      this.metrics.tcpConnections.dec();
+      this.metrics.connections.dec();
     });
   }
 

@@ -5,7 +5,7 @@
  * window in progress and waits for the sinks.
  */
 import type { Logger } from '../util/logger.js';
-import type { Metrics } from '../admin/metrics.js';
+import type { LogMetrics } from '../admin/metrics.js';
 import type { Config } from '../config/options.js';
 import type { RecordTable } from '../dns/records.js';
 import type { IdentityStore } from '../identity/store.js';
@@ -103,7 +103,7 @@ export class DnsLog implements AnswerLog {
 export type DnsLogConfig = Pick<Config, 'logDir' | 'logStdout' | 'logMaxFileSizeMb' | 'logMaxFiles' | 'logAggregation' | 'logPerNodeLimit' | 'logIncludeLabels' | 'logFlushInterval' | 'nodeName'>;
 
 /** The DNS log `config` asks for, or undefined when it names no sink. */
-export function createDnsLog(config: DnsLogConfig, identity: IdentityStore, metrics: Metrics, logger: Logger): DnsLog | undefined {
+export function createDnsLog(config: DnsLogConfig, identity: IdentityStore, metrics: LogMetrics, logger: Logger): DnsLog | undefined {
   const sinks: LineQueue[] = [];
   if (config.logDir !== undefined) {
     sinks.push(new LineQueue('file', new RotatingFile(config.logDir, config.logMaxFileSizeMb * MIB, config.logMaxFiles), metrics, logger));

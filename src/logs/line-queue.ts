@@ -6,7 +6,7 @@
  * ever waits on the DNS path.
  */
 import type { Logger } from '../util/logger.js';
-import type { Metrics } from '../admin/metrics.js';
+import type { LogMetrics } from '../admin/metrics.js';
 
 /** Where lines end up: a file or a stream. */
 export interface LineTarget {
@@ -43,14 +43,14 @@ export class LineQueue {
     /** The `sink` label of the metrics, and the name in messages. */
     readonly name: string,
     private readonly target: LineTarget,
-    metrics: Metrics,
+    metrics: LogMetrics,
     private readonly logger: Logger,
     private readonly limits: LineQueueLimits = DEFAULT_LIMITS,
   ) {
-    this.written = metrics.logRecordsWritten.labels(name);
-    this.droppedFull = metrics.logRecordsDropped.labels(name, 'queue_full');
-    this.droppedError = metrics.logRecordsDropped.labels(name, 'write_error');
-    this.droppedShutdown = metrics.logRecordsDropped.labels(name, 'shutdown');
+    this.written = metrics.recordsWritten.labels(name);
+    this.droppedFull = metrics.recordsDropped.labels(name, 'queue_full');
+    this.droppedError = metrics.recordsDropped.labels(name, 'write_error');
+    this.droppedShutdown = metrics.recordsDropped.labels(name, 'shutdown');
   }
 
   /** Queues each line (ending in a newline) that fits, and starts writing. */

@@ -5,7 +5,7 @@
  * second (probe.ts) until they answer again.
  */
 import type { Endpoint } from '../net/address.js';
-import type { Metrics } from '../admin/metrics.js';
+import type { UpstreamMetrics } from '../admin/metrics.js';
 import { QueryStage, type Query } from '../query.js';
 import { probeUpstream } from './probe.js';
 import { RandomIds } from '../util/random.js';
@@ -53,7 +53,7 @@ export class UpstreamPool implements ExchangeEvents {
     endpoints: readonly Endpoint[],
     private readonly options: UpstreamPoolOptions,
     private readonly listener: UpstreamListener,
-    private readonly metrics: Metrics,
+    private readonly metrics: UpstreamMetrics,
     private readonly wheel: TimerWheel,
   ) {
     this.servers = endpoints.map((endpoint, index) => new UpstreamServer(index, endpoint));
@@ -63,10 +63,10 @@ export class UpstreamPool implements ExchangeEvents {
       tcp: new TcpExchange(server, this.ids, this),
       nextUdp: 0,
       probe: undefined,
-      udpDuration: metrics.upstreamDuration.bind({ upstream: server.label, transport: 'udp' }),
-      tcpDuration: metrics.upstreamDuration.bind({ upstream: server.label, transport: 'tcp' }),
+      udpDuration: metrics.duration.bind({ upstream: server.label, transport: 'udp' }),
+      tcpDuration: metrics.duration.bind({ upstream: server.label, transport: 'tcp' }),
     }));
-    for (const server of this.servers) metrics.upstreamHealthy.labels(server.label).set(1);
+    for (const server of this.servers) metrics.healthy.labels(server.label).set(1);
   }
 
   async start(): Promise<void> {
@@ -148,7 +148,7 @@ export class UpstreamPool implements ExchangeEvents {
     this.release(query);
     const link = this.links[query.upstreamIndex];
     if (link !== undefined) {
-      this.metrics.upstreamFailures.labels(link.server.label, reason).inc();
+      this.metrics.failures.labels(link.server.label, reason).inc();
       if (link.server.recordFailure()) this.markUnhealthy(link);
     }
     this.attempt(query);
@@ -171,13 +171,13 @@ export class UpstreamPool implements ExchangeEvents {
   }
 
   private markUnhealthy(link: ServerLink): void {
-    this.metrics.upstreamHealthy.labels(link.server.label).set(0);
+    this.metrics.healthy.labels(link.server.label).set(0);
     link.probe = setInterval(() => void this.probe(link), PROBE_INTERVAL_MS);
     link.probe.unref();
   }
 
   private markHealthy(link: ServerLink): void {
-    this.metrics.upstreamHealthy.labels(link.server.label).set(1);
+    this.metrics.healthy.labels(link.server.label).set(1);
     if (link.probe) clearInterval(link.probe);
     link.probe = undefined;
   }

@@ -165,7 +165,7 @@ test('nft dying is reported, nft is restarted and the table resynced; learning g
   process.kill(pid, 'SIGKILL');
   await waitFor(async () => (await metric('dnsgate_nftables_restarts_total')) === 1, 5000, 'the restart to be counted');
   await waitFor(async () => (await topology.node.get(`http://${ADMIN}/readyz`))?.status === 200, 5000, 'the resync');
-  assert.ok((await metric('dnsgate_nftables_swap_duration_seconds_count{reason="resync"}')) >= 1, 'the resync swap is timed');
+  assert.ok((await metric('dnsgate_nftables_swap_duration_seconds_count{operation="resync"}')) >= 1, 'the resync swap is timed');
   assert.equal(await webA.agent.connects('203.0.113.1', 443), true, 'learnt before');
   assert.deepEqual((await webA.agent.resolveConnect('n41.allowed.world', webA.gateway, 443)).ok, [true], 'learnt after');
   assert.match(dnsgate!.proc.stderr(), /nftables: nft killed by SIGKILL; restarting nft and resyncing/);

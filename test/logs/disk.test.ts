@@ -29,12 +29,12 @@ const PROMPT_MS = 1000;
 const skip = missing('knotd', 'unbound', 'dig', 'mount', 'umount');
 
 async function dropped(metrics: Metrics, reason: string): Promise<number> {
-  const { values } = await metrics.logRecordsDropped.get();
+  const { values } = await metrics.log.recordsDropped.get();
   return values.find((value) => value.labels.sink === 'file' && value.labels.reason === reason)?.value ?? 0;
 }
 
 async function written(metrics: Metrics): Promise<number> {
-  const { values } = await metrics.logRecordsWritten.get();
+  const { values } = await metrics.log.recordsWritten.get();
   return values.find((value) => value.labels.sink === 'file')?.value ?? 0;
 }
 

@@ -16,7 +16,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 const lines = (n: number, from = 0): string[] => Array.from({ length: n }, (_, i) => `{"n":${String(from + i).padStart(5, '0')},"pad":"${'x'.repeat(79)}"}\n`);
 
 async function writeThrough(dir: string, maxBytes: number, maxFiles: number, batches: string[][], batchBytes = 250): Promise<void> {
-  const queue = new LineQueue('file', new RotatingFile(dir, maxBytes, maxFiles), new Metrics(), new MemoryLogger(), { maxQueuedBytes: 1 << 20, batchBytes });
+  const queue = new LineQueue('file', new RotatingFile(dir, maxBytes, maxFiles), new Metrics().log, new MemoryLogger(), { maxQueuedBytes: 1 << 20, batchBytes });
   for (const batch of batches) queue.push(batch);
   await queue.close(5000);
 }

@@ -1,7 +1,7 @@
 /** The bounded queue between a flush and a sink, against sinks that are quick, stuck or failing. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Metrics } from '../../src/admin/metrics.js';
+import { Metrics, type LogMetrics } from '../../src/admin/metrics.js';
 import { LineQueue, type LineTarget } from '../../src/logs/line-queue.js';
 import { MemoryLogger, waitFor } from '../helpers/dnsgate.js';
 
@@ -35,7 +35,7 @@ class TestTarget implements LineTarget {
   }
 }
 
-async function count(metrics: Metrics, name: 'logRecordsWritten' | 'logRecordsDropped', labels: Record<string, string>): Promise<number> {
+async function count(metrics: LogMetrics, name: 'recordsWritten' | 'recordsDropped', labels: Record<string, string>): Promise<number> {
   const { values } = await metrics[name].get();
   return values.find((value) => Object.entries(labels).every(([key, label]) => (value.labels as Record<string, unknown>)[key] === label))?.value ?? 0;
 }
@@ -43,7 +43,7 @@ async function count(metrics: Metrics, name: 'logRecordsWritten' | 'logRecordsDr
 const lines = (n: number, from = 0): string[] => Array.from({ length: n }, (_, i) => `line-${String(from + i).padStart(3, '0')}\n`);
 
 test('lines are written in order, in batches of at most batchBytes', async () => {
-  const metrics = new Metrics();
+  const metrics = new Metrics().log;
   const target = new TestTarget();
   const queue = new LineQueue('file', target, metrics, new MemoryLogger(), { maxQueuedBytes: 1 << 20, batchBytes: 35 });
   queue.push(lines(50));
@@ -53,30 +53,30 @@ test('lines are written in order, in batches of at most batchBytes', async () =>
   // 9-byte lines: three to a batch.
   assert.ok(target.chunks.every((chunk) => Buffer.byteLength(chunk) <= 35), 'batches within the limit');
   assert.equal(target.chunks.length, 34);
-  assert.equal(await count(metrics, 'logRecordsWritten', { sink: 'file' }), 100);
+  assert.equal(await count(metrics, 'recordsWritten', { sink: 'file' }), 100);
   assert.ok(target.closed, 'the target is closed once everything is written');
 });
 
 test('a sink that falls behind: push never waits, and lines past the bound are dropped and counted', async () => {
-  const metrics = new Metrics();
+  const metrics = new Metrics().log;
   const target = new TestTarget();
   target.hold();
   const queue = new LineQueue('file', target, metrics, new MemoryLogger(), { maxQueuedBytes: 90, batchBytes: 18 });
   // 9-byte lines: 10 fit in 90 bytes (including the batch being written), 20 are dropped.
   queue.push(lines(30));
-  assert.equal(await count(metrics, 'logRecordsDropped', { sink: 'file', reason: 'queue_full' }), 20);
+  assert.equal(await count(metrics, 'recordsDropped', { sink: 'file', reason: 'queue_full' }), 20);
   target.release();
   await waitFor(() => target.chunks.join('') === lines(10).join(''), 2000, 'the queued lines');
   // Room again once written.
   queue.push(lines(5, 100));
   await queue.close(5000);
   assert.equal(target.chunks.join(''), [...lines(10), ...lines(5, 100)].join(''));
-  assert.equal(await count(metrics, 'logRecordsWritten', { sink: 'file' }), 15);
-  assert.equal(await count(metrics, 'logRecordsDropped', { sink: 'file', reason: 'queue_full' }), 20);
+  assert.equal(await count(metrics, 'recordsWritten', { sink: 'file' }), 15);
+  assert.equal(await count(metrics, 'recordsDropped', { sink: 'file', reason: 'queue_full' }), 20);
 });
 
 test('failed writes drop their lines, counted, and are logged once per failing streak', async () => {
-  const metrics = new Metrics();
+  const metrics = new Metrics().log;
   const target = new TestTarget();
   const logger = new MemoryLogger();
   const queue = new LineQueue('file', target, metrics, logger, { maxQueuedBytes: 1 << 20, batchBytes: 1 << 16 });
@@ -84,16 +84,16 @@ test('failed writes drop their lines, counted, and are logged once per failing s
   target.failures.push(enospc, enospc, enospc);
   for (let i = 0; i < 4; i++) {
     queue.push(lines(2, 10 * i));
-    await waitFor(async () => (await count(metrics, 'logRecordsWritten', { sink: 'file' })) + (await count(metrics, 'logRecordsDropped', { sink: 'file', reason: 'write_error' })) === 2 * (i + 1), 2000, `batch ${i}`);
+    await waitFor(async () => (await count(metrics, 'recordsWritten', { sink: 'file' })) + (await count(metrics, 'recordsDropped', { sink: 'file', reason: 'write_error' })) === 2 * (i + 1), 2000, `batch ${i}`);
   }
   await queue.close(5000);
-  assert.equal(await count(metrics, 'logRecordsDropped', { sink: 'file', reason: 'write_error' }), 6);
+  assert.equal(await count(metrics, 'recordsDropped', { sink: 'file', reason: 'write_error' }), 6);
   assert.equal(target.chunks.join(''), lines(2, 30).join(''));
   assert.deepEqual(logger.lines, ['DNS log file: cannot write (ENOSPC); dropping records until it can', 'DNS log file: writing again']);
 });
 
 test('close gives a stuck sink its timeout, then drops what is queued', async () => {
-  const metrics = new Metrics();
+  const metrics = new Metrics().log;
   const target = new TestTarget();
   target.hold();
   const queue = new LineQueue('stdout', target, metrics, new MemoryLogger(), { maxQueuedBytes: 1 << 20, batchBytes: 18 });
@@ -103,7 +103,7 @@ test('close gives a stuck sink its timeout, then drops what is queued', async ()
   const elapsed = performance.now() - started;
   assert.ok(elapsed >= 95 && elapsed < 1000, `closed after ${elapsed} ms`);
   // The first batch (two lines) was being written; the other eight were still queued.
-  assert.equal(await count(metrics, 'logRecordsDropped', { sink: 'stdout', reason: 'shutdown' }), 8);
+  assert.equal(await count(metrics, 'recordsDropped', { sink: 'stdout', reason: 'shutdown' }), 8);
   assert.equal(target.closed, false, 'a stuck target is left alone');
   target.release();
 });

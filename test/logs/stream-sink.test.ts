@@ -11,7 +11,7 @@ test('lines reach the stream in order', async () => {
   const stream = new PassThrough();
   let text = '';
   stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const queue = new LineQueue('stdout', new StreamTarget(stream), new Metrics(), new MemoryLogger());
+  const queue = new LineQueue('stdout', new StreamTarget(stream), new Metrics().log, new MemoryLogger());
   queue.push(['{"n":1}\n', '{"n":2}\n']);
   queue.push(['{"n":3}\n']);
   await queue.close(5000);
@@ -25,12 +25,12 @@ test('a stream that fails (EPIPE) drops the records, counted, and the process go
       callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
     },
   });
-  const metrics = new Metrics();
+  const metrics = new Metrics().log;
   const logger = new MemoryLogger();
   const queue = new LineQueue('stdout', new StreamTarget(broken), metrics, logger);
   queue.push(['{"n":1}\n', '{"n":2}\n']);
   await queue.close(5000);
-  const { values } = await metrics.logRecordsDropped.get();
+  const { values } = await metrics.recordsDropped.get();
   assert.equal(values.find((value) => value.labels.reason === 'write_error')?.value, 2);
   assert.deepEqual(logger.lines, ['DNS log stdout: cannot write (EPIPE); dropping records until it can']);
 });

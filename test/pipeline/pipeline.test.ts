@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import dnsPacket from 'dns-packet';
-import { Metrics } from '../../src/admin/metrics.js';
+import { Metrics, type QueryMetrics } from '../../src/admin/metrics.js';
 import { CnameMemory } from '../../src/allowmap/answer-addresses.js';
 import { Learner } from '../../src/allowmap/learner.js';
 import { AllowedMap } from '../../src/allowmap/map.js';
@@ -59,7 +59,7 @@ interface Harness {
   forwarded: Query[];
   upstream: UpstreamListener;
   dataplane: DelayedDataplane;
-  metrics: Metrics;
+  metrics: QueryMetrics;
   /** Moves the clock on and fires the deadlines due. */
   advance(ms: number): void;
   ask(name: string, from?: string, id?: number): void;
@@ -68,7 +68,7 @@ interface Harness {
 function harness(options: Partial<EnforcementOptions> & { cache?: boolean; dataplaneDelayMs?: number } = {}): Harness {
   let now = 1000;
   const wheel = new TimerWheel(10, 512, () => now);
-  const metrics = new Metrics();
+  const metrics = new Metrics().query;
   const map = new AllowedMap({ extraTtlMs: 0, minTtlMs: 0, maxTtlMs: undefined, maxIpsPerName: 100, maxEntries: 1000 }, { onAdded: () => undefined, onEvicted: () => undefined });
   const dataplane = new DelayedDataplane(options.dataplaneDelayMs ?? 0);
   const forwarded: Query[] = [];

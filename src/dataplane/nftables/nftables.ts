@@ -6,7 +6,7 @@
  * batch of elements always names the sets of the table as it is at that moment.
  */
 import { execFile } from 'node:child_process';
-import type { Metrics } from '../../admin/metrics.js';
+import type { NftablesMetrics } from '../../admin/metrics.js';
 import type { DataplaneBatch, EntrySnapshot } from '../../allowmap/entry.js';
 import type { PolicyEngine } from '../../policy/index.js';
 import type { Logger } from '../../util/logger.js';
@@ -51,7 +51,7 @@ export class NftablesDataplane implements Dataplane {
   constructor(
     private readonly options: NftablesOptions,
     private readonly policy: { readonly current: PolicyEngine },
-    private readonly metrics: Metrics,
+    private readonly metrics: NftablesMetrics,
     private readonly logger: Logger,
   ) {
     this.nft = options.nft ?? ['nft', []];
@@ -84,7 +84,7 @@ export class NftablesDataplane implements Dataplane {
       const { text, count } = batchText(ruleset, batch, Date.now());
       if (text === '') return;
       await this.run('batch', text);
-      this.metrics.nftablesElements.inc(count);
+      this.metrics.elements.inc(count);
     });
   }
 
@@ -138,8 +138,8 @@ export class NftablesDataplane implements Dataplane {
     this.ruleset = ruleset;
     this.inventory = inventoryOf(ruleset);
     this.inventoryStale = false;
-    this.metrics.nftablesElements.inc(count);
-    this.metrics.nftablesSwapDuration.labels(operation).observe((performance.now() - started) / 1000);
+    this.metrics.elements.inc(count);
+    this.metrics.swapDuration.labels(operation).observe((performance.now() - started) / 1000);
   }
 
   /** The ruleset of the current policies and pods; an engine is immutable, so its ruleset is compiled once. */
@@ -153,7 +153,7 @@ export class NftablesDataplane implements Dataplane {
     try {
       await this.process.run(text);
     } catch (error) {
-      this.metrics.nftablesErrors.labels(operation).inc();
+      this.metrics.errors.labels(operation).inc();
       this.inventoryStale = true;
       this.problem = `nftables ${operation} failed: ${firstLine(error)}; resyncing`;
       this.logger.error(this.problem);
@@ -162,7 +162,7 @@ export class NftablesDataplane implements Dataplane {
   }
 
   private lostProcess(reason: string): void {
-    this.metrics.nftablesRestarts.inc();
+    this.metrics.restarts.inc();
     this.inventoryStale = true;
     this.problem = `nftables: ${reason}; restarting nft and resyncing`;
     this.logger.error(this.problem);
