@@ -1,0 +1,177 @@
+/**
+ * The Kubernetes manifests under docker/k8s/: every object is valid against the
+ * Kubernetes OpenAPI schemas (kubernetes-models' classes validate), images are pinned,
+ * every container has resource requests and a memory limit, dnsgate runs as the image's
+ * unprivileged user, and the node-local init container's script fails loudly.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as kubernetesModels from 'kubernetes-models';
+import { parseAllDocuments } from 'yaml';
+import { missing } from '../helpers/env.js';
+import { NetworkNamespace } from '../helpers/netns.js';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+
+interface ModelClass {
+  apiVersion: string;
+  kind: string;
+  new (data: unknown): { validate(): void };
+}
+
+/** Every model class of kubernetes-models, by `apiVersion/kind`. */
+function modelClasses(): Map<string, ModelClass> {
+  const classes = new Map<string, ModelClass>();
+  const walk = (exports: object): void => {
+    for (const value of Object.values(exports)) {
+      if (typeof value === 'function' && typeof value.apiVersion === 'string' && typeof value.kind === 'string') {
+        classes.set(`${value.apiVersion}/${value.kind}`, value as ModelClass);
+      } else if (value !== null && typeof value === 'object') {
+        walk(value as object);
+      }
+    }
+  };
+  walk(kubernetesModels);
+  return classes;
+}
+
+interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; capabilities?: { add?: string[]; drop?: string[] } };
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string };
+  spec?: { containers?: Container[]; initContainers?: Container[]; template?: { spec: { containers: Container[]; initContainers?: Container[] } } };
+}
+
+const manifests = readdirSync(join(root, 'docker/k8s')).filter((name) => name.endsWith('.yaml'));
+
+function objects(): { file: string; object: K8sObject }[] {
+  return manifests.flatMap((file) =>
+    parseAllDocuments(readFileSync(join(root, 'docker/k8s', file), 'utf8')).map((doc) => ({ file, object: doc.toJSON() as K8sObject })),
+  );
+}
+
+function containers(object: K8sObject): Container[] {
+  const pod = object.spec?.template?.spec ?? object.spec;
+  return [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])];
+}
+
+const allContainers = objects().flatMap(({ file, object }) => containers(object).map((container) => ({ where: `${file} ${object.kind}/${object.metadata.name} ${container.name}`, container })));
+
+test('every manifest object is valid against the Kubernetes schemas', () => {
+  const classes = modelClasses();
+  let validated = 0;
+  for (const { file, object } of objects()) {
+    const Model = classes.get(`${object.apiVersion}/${object.kind}`);
+    assert.ok(Model, `${file}: ${object.apiVersion} ${object.kind} is no Kubernetes kind`);
+    assert.doesNotThrow(() => new Model(object).validate(), `${file} ${object.kind}/${object.metadata.name}`);
+    validated++;
+  }
+  assert.ok(validated >= 10, `only ${validated} objects`);
+});
+
+test('the schema validation catches a broken object', () => {
+  const Deployment = modelClasses().get('apps/v1/Deployment');
+  assert.ok(Deployment);
+  const broken = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { selector: {}, template: { spec: { containers: [{ name: 'x', image: 'x', resources: { limits: { memory: 'lots' } } }] } } } };
+  assert.throws(() => new Deployment(broken).validate(), /memory/);
+});
+
+test('images are pinned: dnsgate at the package version, others at a version tag', () => {
+  assert.ok(allContainers.length >= 6);
+  for (const { where, container } of allContainers) {
+    const [name, tag] = container.image.split(':');
+    assert.ok(tag !== undefined && tag !== 'latest', `${where}: ${container.image} is not pinned`);
+    if (name === 'dnsgate') assert.equal(tag, version, where);
+  }
+});
+
+test('every container requests CPU and memory and has a memory limit', () => {
+  for (const { where, container } of allContainers) {
+    assert.ok(container.resources?.requests?.cpu, `${where}: no CPU request`);
+    assert.ok(container.resources?.requests?.memory, `${where}: no memory request`);
+    assert.ok(container.resources?.limits?.memory, `${where}: no memory limit`);
+  }
+});
+
+test('dnsgate runs as a non-root user, with NET_ADMIN only where nftables enforces', () => {
+  const user = readFileSync(join(root, 'docker/Dockerfile'), 'utf8').match(/^USER\s+(\d+)(?::\d+)?\s*$/gm);
+  assert.ok(user, 'the Dockerfile sets no numeric USER');
+  assert.doesNotMatch(user.at(-1) ?? '', /^USER\s+0\b/);
+  const serving = allContainers.filter(({ container }) => container.args?.[0] === 'serve');
+  assert.equal(serving.length, 3);
+  for (const { where, container } of serving) {
+    const context = container.securityContext;
+    assert.equal(context?.runAsNonRoot, true, where);
+    assert.notEqual(context?.runAsUser, 0, where);
+    assert.deepEqual(context?.capabilities?.drop, ['ALL'], where);
+  }
+  const config = (file: string): string => readFileSync(join(root, 'docker/k8s', file), 'utf8');
+  for (const { where, container } of serving) {
+    const file = where.split(' ')[0];
+    const enforces = /dataplane: nftables/.test(config(file));
+    assert.equal(container.securityContext?.capabilities?.add?.includes('NET_ADMIN'), enforces, where);
+  }
+});
+
+const nodeLocalInit = allContainers.find(({ where }) => where.startsWith('node-local.yaml DaemonSet/dnsgate local-address'))?.container;
+
+/** Runs the node-local init container's command in `namespace`, its volumes at `dirs`, through `wrapper`. */
+async function runInit(namespace: NetworkNamespace, dirs: Record<string, string>, wrapper: readonly string[] = []): Promise<{ code: number; stderr: string }> {
+  assert.ok(nodeLocalInit?.command);
+  const [shell, ...script] = nodeLocalInit.command;
+  // The volumes' mount paths become the test's directories.
+  const args = script.map((arg) => (nodeLocalInit.volumeMounts ?? []).reduce((text, mount) => text.replaceAll(mount.mountPath, dirs[mount.name]), arg));
+  const [file, argv] = namespace.command(wrapper[0] ?? shell, [...wrapper.slice(1), ...(wrapper.length > 0 ? [shell] : []), ...args]);
+  try {
+    const { stderr } = await run(file, argv);
+    return { code: 0, stderr };
+  } catch (error) {
+    const failure = error as { code: number; stderr: string };
+    return { code: failure.code, stderr: failure.stderr };
+  }
+}
+
+test('the node-local init container shows why it fails, and keeps an interface an earlier run left', { skip: missing('ip', 'setpriv') }, async () => {
+  const namespace = await NetworkNamespace.create('dnsgate-init');
+  try {
+    const base = mkdtempSync(join(tmpdir(), 'dnsgate-init-'));
+    const dirs: Record<string, string> = {};
+    for (const mount of nodeLocalInit?.volumeMounts ?? []) dirs[mount.name] = mkdtempSync(join(base, `${mount.name}-`));
+    assert.deepEqual(Object.keys(dirs).sort(), ['logs', 'state']);
+
+    // Without CAP_NET_ADMIN `ip link add` fails: the pod must stop and say why.
+    const denied = await runInit(namespace, dirs, ['setpriv', '--inh-caps=-all', '--bounding-set=-net_admin']);
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /Operation not permitted/);
+
+    // This test kernel may lack the dummy driver: a veth stands for the interface an earlier run added.
+    await run('ip', ['-n', namespace.name, 'link', 'add', 'dnsgate0', 'type', 'veth', 'peer', 'name', 'dnsgate0-peer']);
+    for (const attempt of ['restart', 'second restart']) {
+      const { code, stderr } = await runInit(namespace, dirs);
+      assert.equal(code, 0, `${attempt}: ${stderr}`);
+    }
+    const { stdout } = await run('ip', ['-n', namespace.name, '-o', 'addr', 'show', 'dev', 'dnsgate0']);
+    assert.match(stdout, /inet 169\.254\.20\.10\/32/);
+    for (const dir of Object.values(dirs)) assert.equal(statSync(dir).uid, 1000, dir);
+  } finally {
+    await namespace.delete();
+  }
+});
