@@ -34,6 +34,8 @@ export function explainCommand(): Command {
     .option('--protocol <protocol>', 'only connections of this protocol (TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or 1-255)')
     .option('--port <port>', 'only connections to this destination port')
     .option('--json', 'print {"allowed","enforced","client","rules","decidedBy","reason","connections"} as JSON')
+    .addHelpText('after', `\nExample, from the repository root (the pods file holds the pods the example policies select):
+  dnsgate explain --policies config/policies --pods config/pods.yaml --client 10.244.1.10 --name api.alice.com\n`)
     .action(async (options: ExplainOptions) => {
       if (canonicalIp(options.client) === undefined) throw new ConfigError(`--client ${options.client}: not an IP address`);
       let request: ExplainRequest;

@@ -40,7 +40,7 @@ export function addResource(object: SourceObject, text: string, problems: Proble
   const reader = new ObjectReader(object, text, problems);
   const { apiVersion, kind } = object.value;
   if (apiVersion !== API_VERSION || !(KINDS as readonly unknown[]).includes(kind)) {
-    problems.warning(reader.at(['kind']), `skipping ${String(apiVersion)} ${String(kind)}: dnsgate reads ${KINDS.join(', ')} of ${API_VERSION}`);
+    problems.warning(reader.at(['kind']), skipMessage(object.value));
     return;
   }
   const name = reader.string(['metadata', 'name']);
@@ -62,6 +62,19 @@ export function addResource(object: SourceObject, text: string, problems: Proble
       into.networkSets.push(parseNetworkSet(reader, kind as NetworkSetKind, name));
       break;
   }
+}
+
+/** Why a document dnsgate does not read is skipped, naming what it is. */
+function skipMessage(value: Record<string, unknown>): string {
+  const reads = `dnsgate reads ${KINDS.join(', ')} of ${API_VERSION}`;
+  const apiVersion = typeof value.apiVersion === 'string' ? value.apiVersion : undefined;
+  const kind = typeof value.kind === 'string' ? value.kind : undefined;
+  if (apiVersion !== undefined && kind !== undefined) return `skipping ${apiVersion} ${kind}: ${reads}`;
+  if (kind !== undefined) return `skipping a ${kind} without apiVersion: ${reads}`;
+  if (apiVersion !== undefined) return `skipping a ${apiVersion} document without kind: ${reads}`;
+  const keys = Object.keys(value);
+  const shown = keys.length > 5 ? `${keys.slice(0, 5).join(', ')}, …` : keys.join(', ');
+  return `skipping a document without apiVersion and kind (keys: ${shown}): not a Kubernetes resource; ${reads}`;
 }
 
 function namespaceOf(reader: ObjectReader): string {

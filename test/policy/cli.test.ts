@@ -1,8 +1,10 @@
 /** `dnsgate validate` and `dnsgate explain` as users run them: output and exit codes. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { spawnDnsgate } from '../helpers/dnsgate.js';
-import { EXAMPLES, PODS_FIXTURE, TempDir } from './files.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CLI, spawnDnsgate } from '../helpers/dnsgate.js';
+import { EXAMPLES, PODS_FIXTURE, REPO, TempDir } from './files.js';
 
 async function run(args: string[]): Promise<{ code: number | string; stdout: string; stderr: string }> {
   const child = spawnDnsgate(args);
@@ -65,9 +67,9 @@ test('validate: warnings alone still exit 0', async () => {
   }
 });
 
-test('validate: a missing path is a problem (exit 1), a missing argument or unknown flag a usage error (exit 2)', async () => {
-  const missing = await run(['validate', '/nonexistent/policies']);
-  assert.deepEqual([missing.code, missing.stdout], [1, '/nonexistent/policies:1:1: cannot read: ENOENT\n']);
+test('validate: a missing path, a missing argument or an unknown flag is a usage error (exit 2)', async () => {
+  const missing = await run(['validate', EXAMPLES, '/nonexistent/policies']);
+  assert.deepEqual(missing, { code: 2, stdout: '', stderr: 'dnsgate: /nonexistent/policies: cannot read: ENOENT\n' });
   assert.equal((await run(['validate'])).code, 2);
   assert.equal((await run(['validate', '--bogus', EXAMPLES])).code, 2);
 });
@@ -166,4 +168,37 @@ test('explain: unusable inputs exit 2 and say why', async () => {
   } finally {
     dir.remove();
   }
+});
+
+test('validate: a YAML document that is no Calico resource is named with the reason it is skipped', async () => {
+  const dir = new TempDir();
+  try {
+    const file = dir.write('compose.yaml', 'services:\n  web:\n    image: nginx\nvolumes: {}\n---\napiVersion: projectcalico.org/v3\nmetadata: {name: x}\n---\nkind: NetworkPolicy\nmetadata: {name: y}\n');
+    const result = await run(['validate', file]);
+    assert.equal(result.code, 0);
+    assert.equal(
+      result.stdout,
+      [
+        `${file}:1:1: warning: skipping a document without apiVersion and kind (keys: services, volumes): not a Kubernetes resource; dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier of projectcalico.org/v3`,
+        `${file}:6:1: warning: skipping a projectcalico.org/v3 document without kind: dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier of projectcalico.org/v3`,
+        `${file}:9:7: warning: skipping a NetworkPolicy without apiVersion: dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier of projectcalico.org/v3`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    dir.remove();
+  }
+});
+
+test('explain --help shows a complete command, which works from the repository root with the shipped files', async () => {
+  const help = await run(['explain', '--help']);
+  assert.equal(help.code, 0);
+  const example = /^\s*dnsgate (explain .*)$/m.exec(help.stdout)?.[1];
+  assert.ok(example, help.stdout);
+  assert.match(example, /--policies config\/policies --pods config\/pods\.yaml --client \S+ --name \S+/);
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...example.split(' '), '--json'], { cwd: REPO });
+  const result = JSON.parse(stdout) as { allowed: boolean; enforced: boolean; rules: string[] };
+  assert.equal(result.allowed, true);
+  assert.equal(result.enforced, true);
+  assert.ok(result.rules.length > 0);
 });

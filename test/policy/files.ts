@@ -12,7 +12,8 @@ import { compareProblems, formatProblem } from '../../src/policy/problems.js';
 /** From dist/test/policy back to the repository root. */
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const EXAMPLES = join(REPO, 'config', 'policies');
-export const PODS_FIXTURE = join(REPO, 'test', 'policy', 'fixtures', 'pods.yaml');
+/** The shipped example pods file, which the examples' policies select. */
+export const PODS_FIXTURE = join(REPO, 'config', 'pods.yaml');
 /** Copies of the shared Calico test cases, so that a clean clone carries them. */
 export const TESTDATA = join(REPO, 'test', 'policy', 'fixtures');
 
