@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { App } from '../app.js';
 import { stderrLogger } from '../util/logger.js';
 import { loadConfigFile, parseFlagValues, resolveConfig } from '../config/load.js';
-import { OPTIONS, defaultText, type OptionName, type RawValue } from '../config/options.js';
+import { OPTIONS, choicesOf, defaultText, type OptionName, type RawValue } from '../config/options.js';
 
 export function serveCommand(): Command {
   const command = new Command('serve')
@@ -14,6 +14,8 @@ export function serveCommand(): Command {
     const shown = defaultText(def);
     const option = new Option(def.flag, shown === undefined ? def.description : `${def.description} (default: ${shown})`);
     if (def.repeatable) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+    const choices = choicesOf(def);
+    if (choices) option.choices(choices);
     command.addOption(option);
   }
   command.action(async (flags: Record<string, unknown>) => {

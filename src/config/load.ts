@@ -25,6 +25,9 @@ export function resolvConfNameservers(path = RESOLV_CONF): UpstreamSpec[] {
   return servers;
 }
 
+/** Config fields whose defaults depend on other settings. */
+type ResolvedLater = 'upstream' | 'logStdout' | 'logFlushInterval';
+
 const NAME_BY_KEY = new Map<string, OptionName>(
   (Object.keys(OPTIONS) as OptionName[]).map((name) => [keyOf(name), name]),
 );
@@ -42,10 +45,10 @@ function parseValue(name: OptionName, raw: RawValue | RawValue[], where: string)
 
 /**
  * The defaults of the OPTIONS table, parsed as given values are. Those `--help` describes
- * in words are undefined here: upstream and logStdout are resolved by resolveConfig, no
- * maxTtl means none, and the node name is looked up below.
+ * in words are undefined here: upstream, logStdout and logFlushInterval are resolved by
+ * resolveConfig, no maxTtl means none, and the node name is looked up below.
  */
-function defaults(): Omit<Config, 'upstream' | 'logStdout'> {
+function defaults(): Omit<Config, ResolvedLater> {
   const values: Record<string, unknown> = {};
   for (const name of Object.keys(OPTIONS) as OptionName[]) {
     const raw = rawDefault(OPTIONS[name]);
@@ -53,7 +56,7 @@ function defaults(): Omit<Config, 'upstream' | 'logStdout'> {
   }
   values.policies = [];
   values.nodeName = defaultNodeName();
-  return values as Omit<Config, 'upstream' | 'logStdout'>;
+  return values as Omit<Config, ResolvedLater>;
 }
 
 /** Options from flags: raw strings collected by commander, keyed by option name. */
@@ -114,9 +117,19 @@ export function loadConfigFile(path: string): GivenOptions {
   return given as GivenOptions;
 }
 
+/**
+ * The DNS log window when none is given. Calico's 300 s suits a log pipeline; the dev
+ * resolver (nothing from Kubernetes, no log files, nothing enforced) is watched by a
+ * person on stdout, who should see a query's record within about a second.
+ */
+function defaultLogFlushInterval(config: Pick<Config, 'kubernetes' | 'logDir' | 'dataplane'>): number {
+  const devResolver = !config.kubernetes && config.logDir === undefined && config.dataplane === 'none';
+  return devResolver ? 1000 : 300_000;
+}
+
 /** Defaults, overridden by the config file, overridden by flags; then cross-checks. */
 export function resolveConfig(flags: GivenOptions, file: GivenOptions = {}): Config {
-  const merged = { ...defaults(), ...file, ...flags } as Omit<Config, 'upstream' | 'logStdout'> & GivenOptions;
+  const merged = { ...defaults(), ...file, ...flags } as Omit<Config, ResolvedLater> & GivenOptions;
   const upstream = merged.upstream ?? resolvConfNameservers();
   if (upstream.length === 0) throw new ConfigError(`--upstream: none given and ${RESOLV_CONF} lists no nameserver`);
   if (upstream.length > MAX_UPSTREAMS) throw new ConfigError(`--upstream: ${upstream.length} given, at most ${MAX_UPSTREAMS} are supported`);
@@ -124,9 +137,13 @@ export function resolveConfig(flags: GivenOptions, file: GivenOptions = {}): Con
     ...merged,
     upstream,
     logStdout: merged.logStdout ?? merged.logDir === undefined,
+    logFlushInterval: merged.logFlushInterval ?? defaultLogFlushInterval(merged),
   };
   if (config.maxTtl !== undefined && config.maxTtl < config.minTtl) {
     throw new ConfigError(`--max-ttl: ${config.maxTtl}ms is below --min-ttl ${config.minTtl}ms`);
+  }
+  if (config.localPod !== undefined && config.pods === undefined && !config.kubernetes) {
+    throw new ConfigError('--local-pod: needs --pods or --kubernetes to know that pod');
   }
   if (config.kubernetes && config.pods !== undefined) {
     throw new ConfigError('--pods: pods come from the Kubernetes API with --kubernetes; give one or the other');

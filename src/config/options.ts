@@ -64,12 +64,21 @@ function text(raw: RawValue): string {
   return raw;
 }
 
-function oneOf<const T extends string>(...choices: T[]): (raw: RawValue) => T {
-  return (raw) => {
+/** A parser of one of `choices`, which it carries for `--help` to list. */
+type ChoiceParser<T extends string> = ((raw: RawValue) => T) & { choices: readonly T[] };
+
+function oneOf<const T extends string>(...choices: T[]): ChoiceParser<T> {
+  const parse = (raw: RawValue): T => {
     const value = String(raw);
     if (!(choices as string[]).includes(value)) throw new Error(`expected one of ${choices.join(', ')}, got ${JSON.stringify(raw)}`);
     return value as T;
   };
+  return Object.assign(parse, { choices });
+}
+
+/** The values an option accepts, when it is one of a list. */
+export function choicesOf(def: OptionDef<unknown>): readonly string[] | undefined {
+  return (def.parse as Partial<ChoiceParser<string>>).choices;
 }
 
 function duration(raw: RawValue): number {
@@ -156,7 +165,7 @@ export const OPTIONS = {
   denyResponse: option('--deny-response <rcode>', 'answer names no policy allows for an enforced pod with this rcode', oneOf('off', 'refused', 'nxdomain'), 'off'),
   logDir: option('--log-dir <dir>', 'write DNS logs to DIR/dns.log', text),
   logStdout: option('--log-stdout [bool]', 'DNS log records as JSON lines on stdout', boolean, { described: 'on when no --log-dir' }),
-  logFlushInterval: option('--log-flush-interval <duration>', 'DNS log aggregation window', timerDuration, '300s'),
+  logFlushInterval: option('--log-flush-interval <duration>', 'DNS log aggregation window', timerDuration, { described: '1s for the dev resolver (no --kubernetes, no --log-dir, --dataplane none), else 300s as Calico' }),
   logAggregation: option('--log-aggregation <kind>', '0 keeps client names and IPs, 1 aggregates replicas (Calico DNSLogsFileAggregationKind)', integer(0, 1), 1),
   logPerNodeLimit: option('--log-per-node-limit <n>', 'distinct log records per window, 0 for no limit (Calico DNSLogsFilePerNodeLimit)', integer(0), 0),
   logIncludeLabels: option('--log-include-labels <bool>', 'include client labels in DNS logs', boolean, true),

@@ -34,11 +34,35 @@ test('defaults match product.md', () => {
   assert.equal(config.scope, 'pod');
   assert.equal(config.dataplane, 'none');
   assert.equal(config.logStdout, true, 'stdout logs when no --log-dir');
-  assert.equal(config.logFlushInterval, 300_000);
+  assert.equal(config.logFlushInterval, 1000, 'the dev resolver logs within a second');
   assert.equal(config.logAggregation, 1);
   assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9253, family: 4 });
   assert.equal(config.cacheSize, 0);
   assert.equal(resolveConfig(parseFlagValues({ upstream: ['192.0.2.53'], logDir: '/tmp/x' })).logStdout, false);
+});
+
+test('the DNS log window is 1s for the dev resolver, Calico\'s 300s in the other modes, and as given when given', () => {
+  const window = (flags: Record<string, string | string[]>): number => resolveConfig(parseFlagValues({ upstream: ['192.0.2.53'], ...flags })).logFlushInterval;
+  assert.equal(window({}), 1000);
+  assert.equal(window({ pods: '/p.yaml', localPod: 'ns/app' }), 1000);
+  assert.equal(window({ kubernetes: 'true' }), 300_000);
+  assert.equal(window({ dataplane: 'nftables' }), 300_000);
+  assert.equal(window({ logDir: '/tmp/x' }), 300_000);
+  assert.equal(window({ logFlushInterval: '5m' }), 300_000);
+  assert.equal(window({ kubernetes: 'true', logFlushInterval: '2s' }), 2000);
+  for (const mode of ['node-local', 'cluster-upstream', 'sidecar']) {
+    const config = resolveConfig({}, loadConfigFile(new URL(`../../../config/${mode}.yaml`, import.meta.url).pathname));
+    assert.equal(config.logFlushInterval, 300_000, mode);
+  }
+});
+
+test('--local-pod needs --pods or --kubernetes', () => {
+  assert.throws(
+    () => resolveConfig(parseFlagValues({ upstream: ['192.0.2.53'], localPod: 'ns/app' })),
+    (error) => error instanceof ConfigError && error.message === '--local-pod: needs --pods or --kubernetes to know that pod',
+  );
+  assert.equal(resolveConfig(parseFlagValues({ upstream: ['192.0.2.53'], localPod: 'ns/app', pods: '/p.yaml' })).localPod, 'ns/app');
+  assert.equal(resolveConfig(parseFlagValues({ upstream: ['192.0.2.53'], localPod: 'ns/app', kubernetes: 'true' })).localPod, 'ns/app');
 });
 
 test('upstream syntax: IP, IP:PORT, [IPv6]:PORT, bare IPv6 and k8s-service forms', () => {
