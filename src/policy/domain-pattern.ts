@@ -5,6 +5,7 @@
  */
 
 const MAX_DOMAIN_LENGTH = 253;
+const MAX_LABEL_LENGTH = 63;
 
 export type DomainPatternCheck = { ok: true; pattern: string } | { ok: false; reason: string };
 
@@ -24,6 +25,9 @@ export function checkDomainPattern(text: string): DomainPatternCheck {
     if (label.includes('*')) return fail('"*" must be a whole label');
     const bad = /[^a-z0-9-]/.exec(label);
     if (bad) return fail(`invalid character ${JSON.stringify(bad[0])} (labels use a-z, 0-9 and "-")`);
+    // Calico checks each label as a DNS-1123 label.
+    if (label.startsWith('-') || label.endsWith('-')) return fail(`label ${JSON.stringify(label)} must start and end with a letter or digit`);
+    if (label.length > MAX_LABEL_LENGTH) return fail(`label longer than ${MAX_LABEL_LENGTH} characters`);
   }
   if (labels[labels.length - 1] === '*') return fail('"*" cannot be the last label');
   return { ok: true, pattern };

@@ -62,6 +62,8 @@ interface Token {
 
 /** Calico's label key characters. */
 const LABEL_CHAR = /[a-zA-Z0-9_./-]/;
+/** libcalico-go's tokenizer reads label names of 1 to 512 characters. */
+const MAX_LABEL_LENGTH = 512;
 /** Deeper nesting than this is refused rather than risking the call stack. */
 const MAX_DEPTH = 256;
 
@@ -79,6 +81,7 @@ function tokenize(text: string): Token[] {
   const readLabel = (): string => {
     const start = i;
     while (i < text.length && LABEL_CHAR.test(text[i])) i++;
+    if (i - start > MAX_LABEL_LENGTH) throw new SelectorError(start, `label name longer than ${MAX_LABEL_LENGTH} characters`);
     return text.slice(start, i);
   };
   const push = (kind: TokenKind, at: number, value = ''): void => {

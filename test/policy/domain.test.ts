@@ -59,6 +59,17 @@ test('each rule of pattern validation has its own reason', () => {
   assert.deepEqual(checkDomainPattern(`${'a.'.repeat(126)}b`), { ok: true, pattern: `${'a.'.repeat(126)}b` });
 });
 
+test('labels are DNS-1123 labels, as Calico checks them: no "-" at either end, at most 63 characters', () => {
+  assert.match(reasonOf('-api.example.com'), /label "-api" must start and end with a letter or digit/);
+  assert.match(reasonOf('api-.example.com'), /label "api-" must start and end with a letter or digit/);
+  assert.match(reasonOf('*.-example.com'), /label "-example"/);
+  assert.match(reasonOf('api.example.com-'), /label "com-"/);
+  assert.match(reasonOf(`${'a'.repeat(64)}.com`), /label longer than 63/);
+  for (const pattern of ['a-b.example.com', 'x--y.example.com', `${'a'.repeat(63)}.com`, '1.example.com']) {
+    assert.deepEqual(checkDomainPattern(pattern), { ok: true, pattern }, pattern);
+  }
+});
+
 test('patterns are lowercased before checking', () => {
   assert.deepEqual(checkDomainPattern('API.Alice.COM'), { ok: true, pattern: 'api.alice.com' });
   assert.deepEqual(checkDomainPattern('*.Example.com'), { ok: true, pattern: '*.example.com' });

@@ -130,6 +130,18 @@ test('Calico tokenizer details: label characters, blanks, empty and trailing-com
   assert.equal(errorOf("a == 'x'\n").column, 8);
 });
 
+test('label names are 1 to 512 characters, as Calico\'s tokenizer reads them', () => {
+  const longest = 'a'.repeat(512);
+  assert.equal(parseSelector(`${longest} == 'x'`).matches({ [longest]: 'x' }), true);
+  assert.equal(parseSelector(`has(${longest})`).matches({ [longest]: '' }), true);
+  const tooLong = 'a'.repeat(513);
+  for (const [text, column] of [[`${tooLong} == 'x'`, 0], [`has(${tooLong})`, 4], [`a == 'x' && ${tooLong} != 'y'`, 12], [`k in {'v'} || !has( ${tooLong} )`, 20]] as const) {
+    const error = errorOf(text);
+    assert.equal(error.column, column, text.slice(0, 30));
+    assert.match(error.message, /label name longer than 512 characters/);
+  }
+});
+
 test('an empty selector means all()', () => {
   for (const text of ['', '   ', 'all()', 'all( )']) {
     assert.equal(parseSelector(text).matches({}), true, JSON.stringify(text));
