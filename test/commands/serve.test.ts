@@ -1,11 +1,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { dig } from '../helpers/dig.js';
 import { startKnot, standardRootZone, type DnsServer } from '../helpers/dns-servers.js';
-import { spawnDnsgate, spawnReadyDnsgate, waitFor } from '../helpers/dnsgate.js';
+import { CLI, spawnDnsgate, spawnReadyDnsgate, waitFor } from '../helpers/dnsgate.js';
 import { missing } from '../helpers/env.js';
 import { LoopbackSubnet } from '../helpers/net.js';
 import { metricSum, metricsText, scrapeMetrics } from '../helpers/wire.js';
@@ -68,6 +70,12 @@ test('version prints the package version', async () => {
   const proc = spawnDnsgate(['version']);
   assert.equal(await proc.exited, 0);
   assert.match(proc.stdout(), /^dnsgate \d+\.\d+\.\d+\n$/);
+});
+
+test('the build leaves the CLI executable, as the package bin that npx runs', async () => {
+  assert.equal(statSync(CLI).mode & 0o111, 0o111, `mode ${(statSync(CLI).mode & 0o777).toString(8)}`);
+  const { stdout } = await promisify(execFile)(CLI, ['version']);
+  assert.match(stdout, /^dnsgate \d+\.\d+\.\d+\n$/);
 });
 
 test('--help lists the choices of every option that takes one of a list', async () => {
