@@ -18,7 +18,7 @@ import type { ClientRules, Learner } from './allowmap/learner.js';
 import { HEADER_LENGTH, Rcode } from './dns/constants.js';
 import { QueryStatus, QueryView, parseQuery, rcodeOf, writeId } from './dns/message.js';
 import { RecordTable, readName, walkRecords } from './dns/records.js';
-import { synthesizeReply } from './dns/responses.js';
+import { denyReply, synthesizeReply } from './dns/responses.js';
 import type { CommitListener } from './dataplane/committer.js';
 import type { Pod } from './identity/pod.js';
 import type { QueryHandler } from './listen/handler.js';
@@ -70,7 +70,7 @@ export interface EnforcementOptions {
   maxHoldMs: number;
   holdTimeoutAction: 'release' | 'servfail';
   /** Rcode for names no rule allows an enforced pod, or undefined to forward them. */
-  denyRcode: number | undefined;
+  denyRcode: Rcode.Refused | Rcode.NXDomain | undefined;
 }
 
 export interface PipelineParts {
@@ -147,7 +147,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
     // deny
     if (this.enforcement.denyRcode !== undefined && query.pod !== undefined && this.denies(query)) {
       this.metrics.denied.inc();
-      this.answer(query, synthesizeReply(message, view.questionEnd, this.enforcement.denyRcode), undefined, undefined);
+      this.answer(query, denyReply(message, view.questionEnd, this.enforcement.denyRcode), undefined, undefined);
       return;
     }
     // upstream (or the cache in front of it)

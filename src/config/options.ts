@@ -202,7 +202,7 @@ type ResolvedValue<D> =
   D extends OptionDef<infer T, true> ? T[] : D extends OptionDef<infer T, false, infer Default> ? (Default extends RawValue ? T : T | undefined) : never;
 
 /** Options whose described default resolveConfig works out, so that they always have a value. */
-type WorkedOut = 'upstream' | 'logStdout' | 'nodeName';
+type WorkedOut = 'upstream' | 'logStdout' | 'logFlushInterval' | 'nodeName';
 
 /** The `serve` configuration, derived from OPTIONS (durations in milliseconds). */
 export type Config = { -readonly [K in Exclude<OptionName, WorkedOut>]: ResolvedValue<(typeof OPTIONS)[K]> } & {

@@ -142,8 +142,12 @@ ${zoneEntries.join('\n')}
   return spawnDnsServer({ what: 'knotd', file: 'knotd', args: ['-c', join(dir, 'knot.conf')], address, port, probeName: Object.keys(zones)[0], place: options.place, dir });
 }
 
-/** unbound on `address`, resolving everything through `knot` (a stub for the root); in `place` when given. */
-export async function startUnbound(address: string, knot: { address: string; port: number }, place: Place = HOST): Promise<DnsServer> {
+/**
+ * unbound on `address`, resolving everything through `knot` (a stub for the root); in
+ * `place` when given. With `forward`, `knot` is any recursive server that unbound
+ * forwards every query to (RD set), as a caching resolver in front of dnsgate would.
+ */
+export async function startUnbound(address: string, knot: { address: string; port: number }, place: Place = HOST, forward = false): Promise<DnsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'dnsgate-unbound-'));
   const port = await freePort(address);
   writeFileSync(
@@ -172,9 +176,9 @@ export async function startUnbound(address: string, knot: { address: string; por
   serve-expired: no
 remote-control:
   control-enable: no
-stub-zone:
+${forward ? 'forward-zone' : 'stub-zone'}:
   name: "."
-  stub-addr: ${knot.address}@${knot.port}
+  ${forward ? 'forward-addr' : 'stub-addr'}: ${knot.address}@${knot.port}
 `,
   );
   return spawnDnsServer({ what: 'unbound', file: 'unbound', args: ['-d', '-c', join(dir, 'unbound.conf')], address, port, probeName: 'www.example.com', place, dir });
