@@ -4,7 +4,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { Command } from 'commander';
-import { ConfigError } from '../config/load.js';
+import { ConfigError } from '../util/errors.js';
 import { loadPolicies } from '../policy/loader.js';
 import { compareProblems, formatProblem } from '../policy/problems.js';
 
