@@ -8,6 +8,7 @@
  * then the dataplane, then the state file is restored and pushed to the dataplane,
  * and only then do the listeners bind, so no answer goes out before the map is back.
  */
+import { readFile } from 'node:fs/promises';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
 import { Readiness } from './admin/readiness.js';
@@ -31,7 +32,7 @@ import { TcpListener } from './listen/tcp.js';
 import { UdpListener } from './listen/udp.js';
 import type { AnswerLog } from './logs/answer-log.js';
 import { createDnsLog } from './logs/dns-log.js';
-import type { Endpoint } from './net/address.js';
+import { isLoopback, type Endpoint } from './net/address.js';
 import { Pipeline, type HeldAnswer } from './pipeline.js';
 import { LiveEngine, PolicyStore, formatProblem, type PolicyLoad } from './policy/index.js';
 import { UpstreamPool } from './upstream/pool.js';
@@ -67,6 +68,7 @@ export class App {
   readonly dataplane: Dataplane;
   private readonly stateFile: StateFile | undefined;
   admin: AdminServer | undefined;
+  adminPrivate: AdminServer | undefined;
   readonly udpListeners: UdpListener[] = [];
   readonly tcpListeners: TcpListener[] = [];
   private serving: Serving | undefined;
@@ -140,11 +142,19 @@ export class App {
     this.readiness.satisfy('dataplane');
     await serving.upstream.start();
 
+    this.readiness.watch(() => serving.upstream.unhealthyReason());
     if (config.admin) {
-      const admin = new AdminServer(config.admin, this.metrics, this.readiness);
+      const token = await readAdminToken(config.adminTokenFile);
+      const admin = new AdminServer(config.admin, this.metrics, this.readiness, { open: isLoopback(config.admin.host), token });
       this.admin = admin;
       addApiRoutes(admin, { map: this.map, policy: this.engine, scope: config.scope });
       await bindOrExplain('--admin', config.admin, () => admin.listen());
+    }
+    if (config.adminPrivate) {
+      const admin = new AdminServer(config.adminPrivate, this.metrics, this.readiness);
+      this.adminPrivate = admin;
+      addApiRoutes(admin, { map: this.map, policy: this.engine, scope: config.scope });
+      await bindOrExplain('--admin-private', config.adminPrivate, () => admin.listen());
     }
     for (const endpoint of config.listen) {
       const udp = new UdpListener(endpoint, serving.pipeline);
@@ -177,7 +187,7 @@ export class App {
         metrics: this.metrics.query,
         clock: wheel,
         upstream: (listener) =>
-          (upstream = new UpstreamPool(upstreams, { upstreamTimeoutMs: config.upstreamTimeout, queryTimeoutMs: config.queryTimeout }, listener, this.metrics.upstream, wheel)),
+          (upstream = new UpstreamPool(upstreams, { upstreamTimeoutMs: config.upstreamTimeout, queryTimeoutMs: config.queryTimeout, caseRandomization: config.upstreamCaseRandomization }, listener, this.metrics.upstream, wheel)),
         committer: (listener) => (committer = new Committer(this.map, this.dataplane, listener)),
       },
       {
@@ -254,9 +264,23 @@ export class App {
       await this.dataplane.stop();
       await this.kube?.client.close();
       await this.admin?.close();
+      await this.adminPrivate?.close();
     })();
     return this.stopping;
   }
+}
+
+/** The API token of --admin-token-file; a file that cannot be read, or is empty, stops start-up. */
+async function readAdminToken(path: string | undefined): Promise<string | undefined> {
+  if (path === undefined) return undefined;
+  let token: string;
+  try {
+    token = (await readFile(path, 'utf8')).trim();
+  } catch (error) {
+    throw new ConfigError(`--admin-token-file ${path}: cannot read (${errorText(error)})`);
+  }
+  if (token === '') throw new ConfigError(`--admin-token-file ${path}: the file is empty`);
+  return token;
 }
 
 async function bindOrExplain(flag: string, endpoint: Endpoint, bind: () => Promise<void>): Promise<void> {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { parseEndpoint } from '../net/address.js';
 import { MAX_UPSTREAMS, UpstreamSpec } from '../upstream/spec.js';
+import { InputTooLarge, readInputFileSync } from '../yaml/read.js';
 import { Config, GivenOptions, OPTIONS, OptionName, RawValue, defaultNodeName, keyOf, rawDefault } from './options.js';
 import { ConfigError, errorText } from '../util/errors.js';
 
@@ -79,8 +80,9 @@ function scalarValue(node: YamlNode | null | undefined): RawValue | undefined {
 export function loadConfigFile(path: string): GivenOptions {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputFileSync(path);
   } catch (error) {
+    if (error instanceof InputTooLarge) throw new ConfigError(`${path}:1:1: ${error.message}`);
     throw new ConfigError(`${path}: cannot read config file: ${errorText(error)}`);
   }
   const lineCounter = new LineCounter();

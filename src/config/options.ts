@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { parseDuration } from './duration.js';
-import { Endpoint, parseEndpoint } from '../net/address.js';
+import { Endpoint, isLoopback, parseEndpoint } from '../net/address.js';
 import { UpstreamSpec, parseUpstreamSpec } from '../upstream/spec.js';
 
 export type RawValue = string | number | boolean;
@@ -125,6 +125,12 @@ function listenEndpoint(raw: RawValue): Endpoint {
   return endpoint;
 }
 
+function loopbackEndpoint(raw: RawValue): Endpoint {
+  const endpoint = listenEndpoint(raw);
+  if (!isLoopback(endpoint.host)) throw new Error(`expected a loopback address (127.0.0.0/8 or [::1]), got ${JSON.stringify(raw)}`);
+  return endpoint;
+}
+
 function adminEndpoint(raw: RawValue): Endpoint | null {
   return raw === 'off' ? null : listenEndpoint(raw);
 }
@@ -171,10 +177,13 @@ export const OPTIONS = {
   logIncludeLabels: option('--log-include-labels <bool>', 'include client labels in DNS logs', boolean, true),
   logMaxFileSizeMb: option('--log-max-file-size-mb <n>', 'rotate dns.log at this size', integer(1), 100),
   logMaxFiles: option('--log-max-files <n>', 'rotated files kept', integer(1), 5),
-  admin: option('--admin <host:port>', 'admin HTTP server (health, metrics, API), or off', adminEndpoint, '127.0.0.1:9253'),
+  admin: option('--admin <host:port>', 'admin HTTP server: health, readiness and metrics; the API (/v1/allowed, /v1/explain) too when on loopback or with --admin-token-file; or off', adminEndpoint, '127.0.0.1:9253'),
+  adminPrivate: option('--admin-private <host:port>', 'a second admin listener, on loopback only, that serves the API without a token', loopbackEndpoint),
+  adminTokenFile: option('--admin-token-file <path>', 'file holding a bearer token that opens the API on a non-loopback --admin', text),
   stateFile: option('--state-file <path>', 'persist learnt mappings and restore them at start', text),
   stateSaveInterval: option('--state-save-interval <duration>', 'how often --state-file is written (Calico DNSCacheSaveInterval)', timerDuration, '60s'),
   cacheSize: option('--cache-size <n>', 'response cache entries, 0 for off', integer(0), 0),
+  upstreamCaseRandomization: option('--upstream-case-randomization [bool]', 'send question names upstream in random case (0x20) and drop replies that do not echo it; the upstream must preserve case', boolean, false),
   upstreamTimeout: option('--upstream-timeout <duration>', 'wait for one upstream before trying the next', timerDuration, '2s'),
   queryTimeout: option('--query-timeout <duration>', 'answer SERVFAIL when no upstream answered within this', timerDuration, '3s'),
   tcpIdleTimeout: option('--tcp-idle-timeout <duration>', 'close an idle client TCP connection (RFC 7766)', timerDuration, '10s'),

@@ -3,7 +3,7 @@
  * decoding anything else, and checks an upstream reply against the query it answers.
  * Messages are forwarded as bytes; nothing here re-encodes them.
  */
-import { FLAG_QR, FLAG_TC, HEADER_LENGTH, MAX_LABEL_LENGTH, MAX_NAME_LENGTH, OPCODE_MASK, RCODE_MASK } from './constants.js';
+import { FLAG_QR, FLAG_TC, HEADER_LENGTH, MAX_LABEL_LENGTH, MAX_NAME_LENGTH, OPCODE_MASK, RCODE_MASK, RRType } from './constants.js';
 
 export const enum QueryStatus {
   Ok = 0,
@@ -15,7 +15,16 @@ export const enum QueryStatus {
   BadQuestion,
   /** An opcode other than QUERY: answer NOTIMP. */
   NotQuery,
+  /**
+   * The question is readable but the rest is not a query: records in the answer or
+   * authority section, a malformed additional record or OPT, or trailing bytes. Answer
+   * FORMERR here rather than let an upstream reset a connection other clients share.
+   */
+  Malformed,
 }
+
+/** A UDP client's buffer without EDNS, and the floor of an EDNS one (RFC 6891 §6.2.5). */
+export const MIN_UDP_SIZE = 512;
 
 /**
  * What the scanner learnt about a query. The pipeline reuses one instance for the
@@ -71,26 +80,80 @@ export function parseQuery(msg: Uint8Array, out: QueryView): QueryStatus {
   for (let i = offset; i < offset + 4; i++) hash = Math.imul(hash ^ msg[i], FNV_PRIME);
   out.questionHash = hash >>> 0;
   out.questionEnd = offset + 4;
-  return QueryStatus.Ok;
+  // Answer and authority records have no place in a query.
+  if (msg[6] !== 0 || msg[7] !== 0 || msg[8] !== 0 || msg[9] !== 0) return QueryStatus.Malformed;
+  return clientUdpSize(msg, offset + 4) < 0 ? QueryStatus.Malformed : QueryStatus.Ok;
 }
 
 /**
- * Whether `reply` answers `query`: QR set and the same single question, compared
- * case-insensitively because resolvers may echo 0x20-randomised case differently.
+ * The UDP answer size a query's client takes: its OPT record's payload size (at least
+ * 512), or 512 without one. -1 when the additional section (after `questionEnd`, with
+ * nothing before it) is malformed: a record that overruns the message, a second OPT,
+ * an OPT not owned by the root or with options that overrun it, or bytes after the
+ * last record.
+ */
+export function clientUdpSize(msg: Uint8Array, questionEnd: number): number {
+  const records = (msg[10] << 8) | msg[11];
+  let size = MIN_UDP_SIZE;
+  let sawOpt = false;
+  let offset = questionEnd;
+  for (let i = 0; i < records; i++) {
+    const owner = offset;
+    offset = skipName(msg, offset);
+    if (offset < 0 || offset + 10 > msg.length) return -1;
+    const end = offset + 10 + ((msg[offset + 8] << 8) | msg[offset + 9]);
+    if (end > msg.length) return -1;
+    if (((msg[offset] << 8) | msg[offset + 1]) === RRType.OPT) {
+      if (sawOpt || msg[owner] !== 0) return -1;
+      sawOpt = true;
+      size = Math.max(MIN_UDP_SIZE, (msg[offset + 2] << 8) | msg[offset + 3]);
+      let option = offset + 10;
+      while (option < end) {
+        if (option + 4 > end) return -1;
+        option += 4 + ((msg[option + 2] << 8) | msg[option + 3]);
+      }
+      if (option !== end) return -1;
+    }
+    offset = end;
+  }
+  return offset === msg.length ? size : -1;
+}
+
+/** The offset past the name at `offset` (which may end in a compression pointer), or -1. */
+export function skipName(msg: Uint8Array, offset: number): number {
+  for (let length = 0; ; ) {
+    if (offset >= msg.length) return -1;
+    const label = msg[offset];
+    if (label === 0) return offset + 1;
+    if ((label & 0xc0) === 0xc0) return offset + 2 <= msg.length ? offset + 2 : -1;
+    if (label > MAX_LABEL_LENGTH) return -1;
+    length += label + 1;
+    if (length > MAX_NAME_LENGTH) return -1;
+    offset += label + 1;
+  }
+}
+
+/**
+ * Whether `reply` answers `query`: QR set and the same single question. The name is
+ * compared case-insensitively, unless `exactCase` (0x20 randomisation, whose random
+ * case the reply must echo); the type and class are compared exactly.
  * The ID and the source address are checked by the caller.
  */
-export function replyMatchesQuery(reply: Uint8Array, query: Uint8Array, questionEnd: number): boolean {
+export function replyMatchesQuery(reply: Uint8Array, query: Uint8Array, questionEnd: number, exactCase = false): boolean {
   if (reply.length < questionEnd || !(reply[2] & FLAG_QR)) return false;
   if (reply[4] !== 0 || reply[5] !== 1) return false;
-  for (let i = HEADER_LENGTH; i < questionEnd; i++) {
+  const nameEnd = questionEnd - 4;
+  for (let i = HEADER_LENGTH; i < nameEnd; i++) {
     const a = reply[i];
     const b = query[i];
     if (a !== b) {
+      if (exactCase) return false;
       // Label length bytes are at most 63, so only letters may differ, and only in case.
       const folded = a | 0x20;
       if (folded !== (b | 0x20) || folded < 0x61 || folded > 0x7a) return false;
     }
   }
+  for (let i = nameEnd; i < questionEnd; i++) if (reply[i] !== query[i]) return false;
   return true;
 }
 

@@ -6,9 +6,9 @@
  * pods (whose IP is the node's, shared by many) cannot be told apart by address and are
  * left out, and so is a terminating pod whose IP a running pod already has.
  */
-import { readFile } from 'node:fs/promises';
 import { canonicalIp } from '../net/address.js';
 import { SourceError, SourceObject, parseObjects, stringMap } from '../yaml/documents.js';
+import { InputTooLarge, readInputFile } from '../yaml/read.js';
 import { LABEL_NAME, NamedPort, Namespace, Pod, namespaceLabels, podLabels } from './pod.js';
 import { IdentitySnapshot } from './snapshot.js';
 import { errorText } from '../util/errors.js';
@@ -16,8 +16,9 @@ import { errorText } from '../util/errors.js';
 export async function loadPodsFile(path: string): Promise<IdentitySnapshot> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readInputFile(path);
   } catch (error) {
+    if (error instanceof InputTooLarge) throw new SourceError(`${path}:1:1`, error.message);
     throw new SourceError(path, `cannot read pods file: ${errorText(error)}`);
   }
   return identitiesFromObjects(parseObjects(path, text));

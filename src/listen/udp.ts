@@ -1,5 +1,10 @@
-/** A UDP listener: every datagram is a query; answers leave from the same socket. */
+/**
+ * A UDP listener: every datagram is a query; answers leave from the same socket, cut
+ * to the client's buffer (its EDNS size, or 512 bytes) with TC set when longer.
+ */
 import { createSocket, type Socket } from 'node:dgram';
+import { MIN_UDP_SIZE, clientUdpSize } from '../dns/message.js';
+import { truncateAnswer } from '../dns/truncate.js';
 import type { Endpoint } from '../net/address.js';
 import type { Query, Responder } from '../query.js';
 import type { QueryHandler } from './handler.js';
@@ -46,7 +51,10 @@ export class UdpListener implements Responder {
 
   deliver(query: Query, answer: Buffer): void {
     // Sending on a closed socket throws; an answer that comes after close is lost.
-    if (!this.closed) this.socket.send(answer, query.clientPort, query.clientAddress);
+    if (this.closed) return;
+    // Most answers fit any client; only a longer one needs the client's EDNS size.
+    const fits = answer.length <= MIN_UDP_SIZE || answer.length <= clientUdpSize(query.message, query.questionEnd);
+    this.socket.send(fits ? answer : truncateAnswer(answer, query.questionEnd), query.clientPort, query.clientAddress);
   }
 
   discard(): void {}

@@ -50,3 +50,8 @@ export function parseEndpoint(text: string, defaultPort?: number): Endpoint | un
 export function formatEndpoint(endpoint: { host: string; port: number }): string {
   return endpoint.host.includes(':') ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
 }
+
+/** 127.0.0.0/8 or ::1, as canonicalIp writes them. */
+export function isLoopback(ip: string): boolean {
+  return ip === '::1' || ip.startsWith('127.');
+}

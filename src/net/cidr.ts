@@ -1,9 +1,9 @@
 /**
- * CIDR ranges. ip-num parses and normalises them; membership is a comparison against
+ * CIDR ranges. ip-num parses and normalises IPv6 ones; membership is a comparison against
  * the range's bounds as integers, because ip-num's own check rebuilds masks from
  * strings on every call (tens of µs), and the logs ask it for every record they write.
  */
-import { IPv4CidrRange, IPv6CidrRange } from 'ip-num';
+import { IPv6CidrRange } from 'ip-num';
 import { LRUCache } from 'lru-cache';
 import { isIP } from 'node:net';
 
@@ -24,12 +24,15 @@ export function parseCidr(text: string): Cidr | undefined {
   const prefix = prefixText === undefined ? maxPrefix : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : -1;
   if (prefix < 0 || prefix > maxPrefix) return undefined;
   if (family === 4) {
-    const range = IPv4CidrRange.fromCidr(`${address}/${prefix}`);
-    const first = Number(range.getFirst().getValue());
-    const last = Number(range.getLast().getValue());
+    // Integer arithmetic: ip-num's IPv4 parsing costs about 100 µs a range, which a
+    // policy set of 100,000 NetworkSets pays 100,000 times.
+    const size = 2 ** (32 - prefix);
+    const value = ipv4Value(address) as number;
+    const first = value - (value % size);
+    const last = first + size - 1;
     return {
       family: 4,
-      text: `${range.getFirst().toString()}/${prefix}`,
+      text: `${first >>> 24}.${(first >>> 16) & 255}.${(first >>> 8) & 255}.${first & 255}/${prefix}`,
       contains: (ip) => {
         const value = ipv4Value(ip);
         return value !== undefined && value >= first && value <= last;

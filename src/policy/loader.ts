@@ -3,9 +3,10 @@
  * `.json`) into a validated PolicySet, or the list of what is wrong.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { parseObjects, SourceError } from '../yaml/documents.js';
+import { forEachObject, SourceError } from '../yaml/documents.js';
+import { InputTooLarge, readInputFile } from '../yaml/read.js';
 import type { PolicyResources } from './model.js';
 import { buildPolicySet, type PolicySet } from './policy-set.js';
 import { compareProblems, parsePosition, ProblemList, type PolicyProblem } from './problems.js';
@@ -49,7 +50,7 @@ function parsePolicyFiles(files: readonly PolicyFile[], problems: ProblemList): 
   const resources: PolicyResources = { tiers: [], policies: [], networkSets: [] };
   for (const file of files) {
     try {
-      for (const object of parseObjects(file.path, file.text)) addResource(object, file.text, problems, resources);
+      forEachObject(file.path, file.text, (object) => addResource(object, file.text, problems, resources));
     } catch (error) {
       if (!(error instanceof SourceError)) throw error;
       problems.error(parsePosition(error.where), error.reason);
@@ -91,9 +92,10 @@ async function readPolicyFiles(paths: readonly string[], problems: ProblemList):
       for (const name of names) await visit(join(path, name), false);
     } else if (explicit || (info.isFile() && POLICY_EXTENSIONS.has(extname(path).toLowerCase()))) {
       try {
-        files.push({ path, text: await readFile(path, 'utf8') });
+        files.push({ path, text: await readInputFile(path) });
       } catch (error) {
-        cannot(path, error);
+        if (error instanceof InputTooLarge) problems.error({ file: path, line: 1, col: 1 }, error.message);
+        else cannot(path, error);
       }
     }
   };

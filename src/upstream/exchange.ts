@@ -22,7 +22,8 @@ export function answersQuery(reply: Buffer, query: Query | undefined, events: Ex
     events.onDropped('unknown-id');
     return false;
   }
-  if (!replyMatchesQuery(reply, query.message, query.questionEnd)) {
+  // A query sent with 0x20 randomisation saved its client's casing: its reply must echo the random one.
+  if (!replyMatchesQuery(reply, query.message, query.questionEnd, query.clientName !== undefined)) {
     events.onDropped('question');
     return false;
   }

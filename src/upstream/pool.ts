@@ -14,6 +14,7 @@ import type { DropReason, ExchangeEvents } from './exchange.js';
 import { UpstreamServer } from './server.js';
 import { TcpExchange } from './tcp.js';
 import { UdpExchange } from './udp.js';
+import { randomizeCase, restoreCase } from './case.js';
 
 export interface UpstreamListener {
   onUpstreamReply(query: Query, reply: Buffer, upstream: UpstreamServer): void;
@@ -26,17 +27,16 @@ export interface UpstreamPoolOptions {
   upstreamTimeoutMs: number;
   /** Total time for a query before SERVFAIL. */
   queryTimeoutMs: number;
+  /** 0x20: send question names in random case and require replies to echo it. */
+  caseRandomization: boolean;
 }
 
-/** Source ports a query may leave from, per upstream: more sockets, more entropy. */
-const UDP_SOCKETS_PER_UPSTREAM = 4;
 const PROBE_INTERVAL_MS = 1000;
 
 interface ServerLink {
   server: UpstreamServer;
-  udp: UdpExchange[];
+  udp: UdpExchange;
   tcp: TcpExchange;
-  nextUdp: number;
   probe: NodeJS.Timeout | undefined;
   udpDuration: { observe(value: number): void };
   tcpDuration: { observe(value: number): void };
@@ -59,9 +59,8 @@ export class UpstreamPool implements ExchangeEvents {
     this.servers = endpoints.map((endpoint, index) => new UpstreamServer(index, endpoint));
     this.links = this.servers.map((server) => ({
       server,
-      udp: Array.from({ length: UDP_SOCKETS_PER_UPSTREAM }, () => new UdpExchange(server, this.ids, this)),
+      udp: new UdpExchange(server, this.ids, this, options.upstreamTimeoutMs),
       tcp: new TcpExchange(server, this.ids, this),
-      nextUdp: 0,
       probe: undefined,
       udpDuration: metrics.duration.bind({ upstream: server.label, transport: 'udp' }),
       tcpDuration: metrics.duration.bind({ upstream: server.label, transport: 'tcp' }),
@@ -69,8 +68,21 @@ export class UpstreamPool implements ExchangeEvents {
     for (const server of this.servers) metrics.healthy.labels(server.label).set(1);
   }
 
+  /** Opens the UDP sockets; an upstream none of them can reach (no route) starts unhealthy. */
   async start(): Promise<void> {
-    await Promise.all(this.links.flatMap((link) => link.udp.map((exchange) => exchange.bind())));
+    await Promise.all(
+      this.links.map(async (link) => {
+        if (await link.udp.start()) return;
+        link.server.recordUnreachable(`unreachable: ${link.udp.lastError ?? 'no socket connected'}`);
+        this.markUnhealthy(link);
+      }),
+    );
+  }
+
+  /** Undefined while some upstream is healthy, else why none is (for /readyz). */
+  unhealthyReason(): string | undefined {
+    if (this.servers.some((server) => server.healthy)) return undefined;
+    return `no upstream is healthy: ${this.servers.map((server) => `${server.label} (${server.lastFailure ?? 'failing'})`).join(', ')}`;
   }
 
   /** Closes the sockets; queries still waiting on an upstream are abandoned. */
@@ -78,7 +90,7 @@ export class UpstreamPool implements ExchangeEvents {
     this.stopped = true;
     for (const link of this.links) {
       if (link.probe) clearInterval(link.probe);
-      for (const exchange of link.udp) exchange.close();
+      link.udp.close();
       link.tcp.close();
     }
   }
@@ -96,22 +108,21 @@ export class UpstreamPool implements ExchangeEvents {
     const remaining = query.deadline - performance.now();
     if (link === undefined || remaining <= 0) {
       query.upstreamIndex = -1;
+      restoreCase(query);
       this.listener.onUpstreamFailure(query);
       return;
     }
+    if (this.options.caseRandomization) randomizeCase(query, this.ids);
     query.triedUpstreams |= 1 << link.server.index;
     query.upstreamIndex = link.server.index;
     query.sentAt = performance.now();
     this.wheel.schedule(query, Math.min(this.options.upstreamTimeoutMs, remaining));
     if (query.transport === 'tcp') {
       link.tcp.send(query);
-    } else {
-      const exchange = this.udpExchange(link);
-      if (exchange === undefined) {
-        this.retry(query, 'busy');
-        return;
-      }
-      exchange.send(query);
+    } else if (link.udp.full) {
+      this.retry(query, 'busy');
+    } else if (!link.udp.send(query)) {
+      this.retry(query, 'unreachable');
     }
   }
 
@@ -126,20 +137,11 @@ export class UpstreamPool implements ExchangeEvents {
     return fallback;
   }
 
-  private udpExchange(link: ServerLink): UdpExchange | undefined {
-    for (let i = 0; i < link.udp.length; i++) {
-      const exchange = link.udp[link.nextUdp];
-      link.nextUdp = (link.nextUdp + 1) % link.udp.length;
-      if (!exchange.full) return exchange;
-    }
-    return undefined;
-  }
-
   private release(query: Query): void {
     const link = this.links[query.upstreamIndex];
     if (link === undefined) return;
     if (query.transport === 'tcp') link.tcp.release(query);
-    else for (const exchange of link.udp) exchange.release(query);
+    else link.udp.release(query);
   }
 
   private retry(query: Query, reason: string): void {
@@ -149,7 +151,8 @@ export class UpstreamPool implements ExchangeEvents {
     const link = this.links[query.upstreamIndex];
     if (link !== undefined) {
       this.metrics.failures.labels(link.server.label, reason).inc();
-      if (link.server.recordFailure()) this.markUnhealthy(link);
+      const detail = reason === 'unreachable' ? `unreachable: ${link.udp.lastError ?? 'no socket connected'}` : reason;
+      if (link.server.recordFailure(detail)) this.markUnhealthy(link);
     }
     this.attempt(query);
   }
@@ -158,6 +161,7 @@ export class UpstreamPool implements ExchangeEvents {
     const link = this.links[query.upstreamIndex];
     this.wheel.cancel(query);
     if (link.server.recordSuccess()) this.markHealthy(link);
+    restoreCase(query, reply);
     (query.transport === 'tcp' ? link.tcpDuration : link.udpDuration).observe((performance.now() - query.sentAt) / 1000);
     this.listener.onUpstreamReply(query, reply, link.server);
   }
@@ -171,6 +175,7 @@ export class UpstreamPool implements ExchangeEvents {
   }
 
   private markUnhealthy(link: ServerLink): void {
+    if (link.probe) return;
     this.metrics.healthy.labels(link.server.label).set(0);
     link.probe = setInterval(() => void this.probe(link), PROBE_INTERVAL_MS);
     link.probe.unref();
@@ -183,6 +188,8 @@ export class UpstreamPool implements ExchangeEvents {
   }
 
   private async probe(link: ServerLink): Promise<void> {
+    // The route may be back: sockets that could not connect try again.
+    if (!link.udp.reachable) await link.udp.reconnect();
     const answered = await probeUpstream(link.server.endpoint, this.options.upstreamTimeoutMs);
     if (answered && !this.stopped && link.server.recordSuccess()) this.markHealthy(link);
   }

@@ -34,6 +34,8 @@ export function probeUpstream(endpoint: Endpoint, timeoutMs: number): Promise<bo
     socket.on('message', (reply) => {
       if (readId(reply) === id && replyMatchesQuery(reply, message, PROBE_MESSAGE.length)) done(true);
     });
-    socket.connect(endpoint.port, endpoint.host, () => socket.send(message));
+    // Node reports a failed connect (no route) to the callback; sending then would throw.
+    const connected = ((error?: Error) => (error ? done(false) : socket.send(message))) as () => void;
+    socket.connect(endpoint.port, endpoint.host, connected);
   });
 }

@@ -9,12 +9,20 @@ export class UpstreamServer {
   readonly label: string;
   healthy = true;
   consecutiveFailures = 0;
+  /** Why the last attempt failed: timeout, connection, unreachable, busy, or a socket error code. */
+  lastFailure: string | undefined;
 
   constructor(
     readonly index: number,
     readonly endpoint: Endpoint,
   ) {
     this.label = formatEndpoint(endpoint);
+  }
+
+  /** No socket could reach it (no route): unhealthy at once. */
+  recordUnreachable(reason: string): void {
+    this.lastFailure = reason;
+    this.healthy = false;
   }
 
   /** Returns true when this success brought the upstream back. */
@@ -26,7 +34,8 @@ export class UpstreamServer {
   }
 
   /** Returns true when this failure made the upstream unhealthy. */
-  recordFailure(): boolean {
+  recordFailure(reason: string): boolean {
+    this.lastFailure = reason;
     this.consecutiveFailures++;
     if (!this.healthy || this.consecutiveFailures < MAX_FAILS) return false;
     this.healthy = false;

@@ -2,6 +2,11 @@
  * Queries over TCP to one upstream on one persistent connection, pipelined and
  * matched by ID (RFC 7766), so out-of-order replies are fine. The connection opens on
  * first use and closes when idle.
+ *
+ * When an open connection dies, the queries in flight on it did nothing wrong (one
+ * client's query may be what the upstream reset it for): each is sent once more on a
+ * new connection before its attempt counts as failed. A connection that never opens
+ * fails its queries' attempts at once, so they move on to the next upstream.
  */
 import { Socket, connect } from 'node:net';
 import { FrameDecoder, frame } from '../dns/framing.js';
@@ -18,6 +23,8 @@ export class TcpExchange {
   private socket: Socket | undefined;
   private readonly inFlight = new Map<number, Query>();
   private decoder = new FrameDecoder();
+  /** Queries already sent again after a connection died. */
+  private readonly resent = new WeakSet<Query>();
 
   constructor(
     private readonly server: UpstreamServer,
@@ -42,6 +49,8 @@ export class TcpExchange {
   private open(): Socket {
     const socket = connect({ host: this.server.endpoint.host, port: this.server.endpoint.port, noDelay: true });
     this.socket = socket;
+    let opened = false;
+    socket.once('connect', () => (opened = true));
     this.decoder = new FrameDecoder();
     socket.setTimeout(IDLE_CLOSE_MS, () => {
       if (this.inFlight.size === 0) socket.destroy();
@@ -54,7 +63,7 @@ export class TcpExchange {
       }
     });
     socket.on('error', () => undefined);
-    socket.on('close', () => this.onClose(socket));
+    socket.on('close', () => this.onClose(socket, opened));
     return socket;
   }
 
@@ -66,12 +75,19 @@ export class TcpExchange {
     this.events.onReply(query, message);
   }
 
-  private onClose(socket: Socket): void {
+  private onClose(socket: Socket, opened: boolean): void {
     if (this.socket !== socket) return;
     this.socket = undefined;
     const lost = [...this.inFlight.values()];
     this.inFlight.clear();
-    for (const query of lost) this.events.onAttemptFailed(query, 'connection');
+    for (const query of lost) {
+      if (opened && !this.resent.has(query)) {
+        this.resent.add(query);
+        this.send(query);
+      } else {
+        this.events.onAttemptFailed(query, 'connection');
+      }
+    }
   }
 
   close(): void {

@@ -3,7 +3,7 @@
  * streams and `List` kinds, each object carrying a way to name the source position
  * of any of its fields for one-line `file:line:col` errors.
  */
-import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { Composer, LineCounter, Parser, isMap, isScalar, isSeq, type CST, type Document, type Node as YamlNode, type YAMLMap } from 'yaml';
 
 export interface SourceObject {
   /** The plain JS value of the object. */
@@ -19,44 +19,102 @@ export class SourceError extends Error {
   }
 }
 
+/**
+ * Deeper nesting than any Kubernetes object needs; yaml composes nodes recursively and
+ * would run out of stack on a hostile file long before memory runs out.
+ */
+export const MAX_NESTING = 100;
+
 /** Parses every object in `text`; throws SourceError on a YAML syntax error. */
 export function parseObjects(file: string, text: string): SourceObject[] {
+  const objects: SourceObject[] = [];
+  forEachObject(file, text, (object) => objects.push(object));
+  return objects;
+}
+
+/**
+ * Hands each object in `text` to `visit` as its document is read, so that only one
+ * document's syntax tree is alive at a time: a source object's `at` is valid only
+ * during its visit. Throws SourceError on a YAML syntax error.
+ */
+export function forEachObject(file: string, text: string, visit: (object: SourceObject) => void): void {
   const lineCounter = new LineCounter();
   const position = (offset: number | undefined): string => {
     const { line, col } = lineCounter.linePos(offset ?? 0);
     return `${file}:${line}:${col}`;
   };
-  const objects: SourceObject[] = [];
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
-  for (const doc of Array.isArray(docs) ? docs : [docs]) {
-    if (doc.errors.length > 0) throw new SourceError(position(doc.errors[0].pos[0]), doc.errors[0].message.split('\n')[0]);
-    const root = doc.contents;
-    // An empty document (as after a trailing `---`) holds a null scalar.
-    if (root === null || root === undefined || (isScalar(root) && root.value === null)) continue;
-    if (!isMap(root)) throw new SourceError(position(root.range?.[0]), 'expected an object with apiVersion and kind');
-    const add = (node: YAMLMap): void => {
-      let value: Record<string, unknown>;
-      try {
-        // Through the document, so that aliases resolve to what their anchors hold.
-        value = node.toJS(doc) as Record<string, unknown>;
-      } catch (error) {
-        // yaml refuses alias chains that would expand without bound.
-        throw new SourceError(position(node.range?.[0]), (error as Error).message);
-      }
-      objects.push({ value, file, at: (path = []) => position(nodeAt(node, path).range?.[0]) });
-    };
-    const kind: unknown = root.get('kind');
-    const items = root.get('items', true);
-    if (typeof kind === 'string' && kind.endsWith('List') && isSeq(items)) {
-      for (const item of items.items) {
-        if (isMap(item)) add(item);
-        else throw new SourceError(position((item as YamlNode | null)?.range?.[0]), 'List item is not an object');
-      }
-    } else {
-      add(root);
+  const parser = new Parser(lineCounter.addNewLine);
+  const composer = new Composer({ prettyErrors: false, uniqueKeys: false });
+  const checked = function* (tokens: Iterable<CST.Token>): Generator<CST.Token> {
+    for (const token of tokens) {
+      const tooDeep = token.type === 'document' ? deeperThan(token, MAX_NESTING) : undefined;
+      if (tooDeep !== undefined) throw new SourceError(position(tooDeep), `nested deeper than ${MAX_NESTING} levels`);
+      yield token;
+    }
+  };
+  withPlainEnv(() => {
+    for (const doc of composer.compose(checked(parser.parse(text)))) visitDocument(doc, position, file, visit);
+  });
+}
+
+function visitDocument(doc: Document.Parsed, position: (offset: number | undefined) => string, file: string, visit: (object: SourceObject) => void): void {
+  if (doc.errors.length > 0) throw new SourceError(position(doc.errors[0].pos[0]), doc.errors[0].message.split('\n')[0]);
+  const root = doc.contents;
+  // An empty document (as after a trailing `---`) holds a null scalar.
+  if (root === null || root === undefined || (isScalar(root) && root.value === null)) return;
+  if (!isMap(root)) throw new SourceError(position(root.range?.[0]), 'expected an object with apiVersion and kind');
+  const add = (node: YAMLMap): void => {
+    let value: Record<string, unknown>;
+    try {
+      // Through the document, so that aliases resolve to what their anchors hold.
+      value = node.toJS(doc) as Record<string, unknown>;
+    } catch (error) {
+      // yaml refuses alias chains that would expand without bound.
+      throw new SourceError(position(node.range?.[0]), (error as Error).message);
+    }
+    visit({ value, file, at: (path = []) => position(nodeAt(node, path).range?.[0]) });
+  };
+  const kind: unknown = root.get('kind');
+  const items = root.get('items', true);
+  if (typeof kind === 'string' && kind.endsWith('List') && isSeq(items)) {
+    for (const item of items.items) {
+      if (isMap(item)) add(item);
+      else throw new SourceError(position((item as YamlNode | null)?.range?.[0]), 'List item is not an object');
+    }
+  } else {
+    add(root);
+  }
+}
+
+/** The offset of the first collection nested deeper than `limit` in `document`, if any; iterative, for any depth. */
+function deeperThan(document: CST.Document, limit: number): number | undefined {
+  const stack: { token: CST.Token; depth: number }[] = [];
+  if (document.value) stack.push({ token: document.value, depth: 0 });
+  while (stack.length > 0) {
+    const { token, depth } = stack.pop() as { token: CST.Token; depth: number };
+    if (token.type !== 'block-map' && token.type !== 'block-seq' && token.type !== 'flow-collection') continue;
+    if (depth >= limit) return token.offset;
+    for (const item of token.items as CST.CollectionItem[]) {
+      if (item.key) stack.push({ token: item.key, depth: depth + 1 });
+      if (item.value) stack.push({ token: item.value, depth: depth + 1 });
     }
   }
-  return objects;
+  return undefined;
+}
+
+/**
+ * yaml's parser reads process.env.LOG_TOKENS for every token, and each read of
+ * process.env asks the C++ side for a copy: on a 50 MB file that is seconds. A plain
+ * copy answers the same while the (synchronous) parse runs.
+ */
+function withPlainEnv(run: () => void): void {
+  const env = process.env;
+  process.env = { ...env };
+  try {
+    run();
+  } finally {
+    process.env = env;
+  }
 }
 
 function nodeAt(node: YamlNode, path: readonly (string | number)[]): YamlNode {
