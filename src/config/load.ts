@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { parseEndpoint } from '../net/address.js';
 import { MAX_UPSTREAMS, UpstreamSpec } from '../upstream/spec.js';
+import { checkNesting, SourceError } from '../yaml/documents.js';
 import { InputTooLarge, readInputFileSync } from '../yaml/read.js';
 import { Config, GivenOptions, OPTIONS, OptionName, RawValue, defaultNodeName, keyOf, rawDefault } from './options.js';
 import { ConfigError, errorText } from '../util/errors.js';
@@ -91,6 +92,12 @@ export function loadConfigFile(path: string): GivenOptions {
     const { line, col } = lineCounter.linePos(offset ?? 0);
     return `${path}:${line}:${col}`;
   };
+  try {
+    checkNesting(text, at);
+  } catch (error) {
+    if (error instanceof SourceError) throw new ConfigError(error.message);
+    throw error;
+  }
   if (doc.errors.length > 0) throw new ConfigError(`${at(doc.errors[0].pos[0])}: ${doc.errors[0].message.split('\n')[0]}`);
   if (doc.contents === null) return {};
   if (!isMap(doc.contents)) throw new ConfigError(`${at(doc.contents.range?.[0])}: expected a mapping of option keys`);

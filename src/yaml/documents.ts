@@ -45,15 +45,8 @@ export function forEachObject(file: string, text: string, visit: (object: Source
   };
   const parser = new Parser(lineCounter.addNewLine);
   const composer = new Composer({ prettyErrors: false, uniqueKeys: false });
-  const checked = function* (tokens: Iterable<CST.Token>): Generator<CST.Token> {
-    for (const token of tokens) {
-      const tooDeep = token.type === 'document' ? deeperThan(token, MAX_NESTING) : undefined;
-      if (tooDeep !== undefined) throw new SourceError(position(tooDeep), `nested deeper than ${MAX_NESTING} levels`);
-      yield token;
-    }
-  };
   withPlainEnv(() => {
-    for (const doc of composer.compose(checked(parser.parse(text)))) visitDocument(doc, position, file, visit);
+    for (const doc of composer.compose(boundedTokens(parser.parse(text), position))) visitDocument(doc, position, file, visit);
   });
 }
 
@@ -84,6 +77,25 @@ function visitDocument(doc: Document.Parsed, position: (offset: number | undefin
   } else {
     add(root);
   }
+}
+
+/** Passes the parser's tokens on; throws SourceError at a document nested deeper than MAX_NESTING. */
+function* boundedTokens(tokens: Iterable<CST.Token>, position: (offset: number) => string): Generator<CST.Token> {
+  for (const token of tokens) {
+    const tooDeep = token.type === 'document' ? deeperThan(token, MAX_NESTING) : undefined;
+    if (tooDeep !== undefined) throw new SourceError(position(tooDeep), `nested deeper than ${MAX_NESTING} levels`);
+    yield token;
+  }
+}
+
+/**
+ * Throws SourceError when a document of `text` nests deeper than MAX_NESTING, for
+ * readers that compose YAML themselves (the config file); `position` names an offset.
+ */
+export function checkNesting(text: string, position: (offset: number) => string): void {
+  withPlainEnv(() => {
+    for (const token of boundedTokens(new Parser().parse(text), position)) void token;
+  });
 }
 
 /** The offset of the first collection nested deeper than `limit` in `document`, if any; iterative, for any depth. */

@@ -31,6 +31,8 @@ test('YAML nested 10,000 deep: one file:line:col error, not a stack overflow', a
     }
     const pods = dir.write('pods.yaml', `apiVersion: v1\nkind: Pod\nmetadata: ${'{a: '.repeat(10_000)}1${'}'.repeat(10_000)}\n`);
     await assert.rejects(loadPodsFile(pods), /pods\.yaml:3:\d+: nested deeper than 100 levels$/);
+    const config = dir.write('config.yaml', `listen: ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`);
+    assert.throws(() => loadConfigFile(config), /config\.yaml:1:\d+: nested deeper than 100 levels$/);
   } finally {
     dir.remove();
   }
