@@ -3,7 +3,7 @@ import { RRType } from './constants.js';
 import { skipName } from './records.js';
 
 /** Without EDNS a UDP answer may be at most this long (RFC 1035). */
-const CLASSIC_UDP_PAYLOAD = 512;
+export const CLASSIC_UDP_PAYLOAD = 512;
 
 export interface EdnsInfo {
   /** The message has an OPT record. */

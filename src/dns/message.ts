@@ -4,6 +4,7 @@
  * Messages are forwarded as bytes; nothing here re-encodes them.
  */
 import { FLAG_QR, FLAG_TC, HEADER_LENGTH, MAX_LABEL_LENGTH, MAX_NAME_LENGTH, OPCODE_MASK, RCODE_MASK, RRType } from './constants.js';
+import { skipName } from './records.js';
 
 export const enum QueryStatus {
   Ok = 0,
@@ -23,8 +24,7 @@ export const enum QueryStatus {
   Malformed,
 }
 
-/** A UDP client's buffer without EDNS, and the floor of an EDNS one (RFC 6891 §6.2.5). */
-export const MIN_UDP_SIZE = 512;
+
 
 /**
  * What the scanner learnt about a query. The pipeline reuses one instance for the
@@ -82,56 +82,39 @@ export function parseQuery(msg: Uint8Array, out: QueryView): QueryStatus {
   out.questionEnd = offset + 4;
   // Answer and authority records have no place in a query.
   if (msg[6] !== 0 || msg[7] !== 0 || msg[8] !== 0 || msg[9] !== 0) return QueryStatus.Malformed;
-  return clientUdpSize(msg, offset + 4) < 0 ? QueryStatus.Malformed : QueryStatus.Ok;
+  return additionalIsWellFormed(msg, offset + 4) ? QueryStatus.Ok : QueryStatus.Malformed;
 }
 
 /**
- * The UDP answer size a query's client takes: its OPT record's payload size (at least
- * 512), or 512 without one. -1 when the additional section (after `questionEnd`, with
- * nothing before it) is malformed: a record that overruns the message, a second OPT,
- * an OPT not owned by the root or with options that overrun it, or bytes after the
- * last record.
+ * Whether a query's additional section (after `questionEnd`, with nothing before it) is
+ * well formed: no record overruns the message, at most one OPT, owned by the root, with
+ * options that fill it exactly, and no bytes after the last record.
  */
-export function clientUdpSize(msg: Uint8Array, questionEnd: number): number {
+export function additionalIsWellFormed(msg: Uint8Array, questionEnd: number): boolean {
   const records = (msg[10] << 8) | msg[11];
-  let size = MIN_UDP_SIZE;
   let sawOpt = false;
   let offset = questionEnd;
   for (let i = 0; i < records; i++) {
     const owner = offset;
     offset = skipName(msg, offset);
-    if (offset < 0 || offset + 10 > msg.length) return -1;
+    if (offset < 0 || offset + 10 > msg.length) return false;
     const end = offset + 10 + ((msg[offset + 8] << 8) | msg[offset + 9]);
-    if (end > msg.length) return -1;
+    if (end > msg.length) return false;
     if (((msg[offset] << 8) | msg[offset + 1]) === RRType.OPT) {
-      if (sawOpt || msg[owner] !== 0) return -1;
+      if (sawOpt || msg[owner] !== 0) return false;
       sawOpt = true;
-      size = Math.max(MIN_UDP_SIZE, (msg[offset + 2] << 8) | msg[offset + 3]);
       let option = offset + 10;
       while (option < end) {
-        if (option + 4 > end) return -1;
+        if (option + 4 > end) return false;
         option += 4 + ((msg[option + 2] << 8) | msg[option + 3]);
       }
-      if (option !== end) return -1;
+      if (option !== end) return false;
     }
     offset = end;
   }
-  return offset === msg.length ? size : -1;
+  return offset === msg.length;
 }
 
-/** The offset past the name at `offset` (which may end in a compression pointer), or -1. */
-export function skipName(msg: Uint8Array, offset: number): number {
-  for (let length = 0; ; ) {
-    if (offset >= msg.length) return -1;
-    const label = msg[offset];
-    if (label === 0) return offset + 1;
-    if ((label & 0xc0) === 0xc0) return offset + 2 <= msg.length ? offset + 2 : -1;
-    if (label > MAX_LABEL_LENGTH) return -1;
-    length += label + 1;
-    if (length > MAX_NAME_LENGTH) return -1;
-    offset += label + 1;
-  }
-}
 
 /**
  * Whether `reply` answers `query`: QR set and the same single question. The name is

@@ -4,7 +4,7 @@
  * client retries over TCP.
  */
 import { FLAG_TC, RRType } from './constants.js';
-import { skipName } from './message.js';
+import { skipName } from './records.js';
 
 export function truncateAnswer(answer: Buffer, questionEnd: number): Buffer {
   const opt = findOpt(answer, questionEnd);

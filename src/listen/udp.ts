@@ -3,7 +3,7 @@
  * to the client's buffer (its EDNS size, or 512 bytes) with TC set when longer.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { MIN_UDP_SIZE, clientUdpSize } from '../dns/message.js';
+import { CLASSIC_UDP_PAYLOAD, readEdns } from '../dns/edns.js';
 import { truncateAnswer } from '../dns/truncate.js';
 import type { Endpoint } from '../net/address.js';
 import type { Query, Responder } from '../query.js';
@@ -53,7 +53,7 @@ export class UdpListener implements Responder {
     // Sending on a closed socket throws; an answer that comes after close is lost.
     if (this.closed) return;
     // Most answers fit any client; only a longer one needs the client's EDNS size.
-    const fits = answer.length <= MIN_UDP_SIZE || answer.length <= clientUdpSize(query.message, query.questionEnd);
+    const fits = answer.length <= CLASSIC_UDP_PAYLOAD || answer.length <= (readEdns(query.message, query.questionEnd)?.udpPayload ?? CLASSIC_UDP_PAYLOAD);
     this.socket.send(fits ? answer : truncateAnswer(answer, query.questionEnd), query.clientPort, query.clientAddress);
   }
 
