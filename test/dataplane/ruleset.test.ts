@@ -130,11 +130,23 @@ test('protocol, ports, ranges, nets, their negations, ipVersion and ICMP', async
   assert.match(body(ruleset, /ip daddr (@addr4_\w+)/.exec(lines[0])![1].slice(1)), /flags interval; auto-merge; elements = \{ 198\.51\.100\.0\/24, 203\.0\.113\.0\/24 \}/);
   assert.deepEqual(lines.slice(1), [
     'meta l4proto != udp meta nfproto ipv6 drop',
-    'meta l4proto icmp icmp type 8 icmp code 0 accept',
+    // ICMPv4 only: an IPv6 packet whose next header is 1 does not match.
+    'meta nfproto ipv4 meta l4proto icmp icmp type 8 icmp code 0 accept',
     'meta l4proto udp th sport 68 accept',
     'meta l4proto tcp ip6 daddr 2001:db8::/32 accept',
     'drop',
   ]);
+});
+
+test('dual-stack: a line one family needs without an address is confined to that family', async () => {
+  // Calico matches notNets, notSelector and named notPorts per packet: an IPv4 notNets
+  // does not make the rule match IPv4 packets to those nets through its IPv6 line.
+  const egress = `    - action: Allow
+      destination:
+        notNets: [10.0.0.0/8]
+`;
+  const ruleset = await compile(policy('p', egress), [{ ...WEB, ips: ['10.0.0.1', 'fd00::1'] }]);
+  assert.deepEqual(rules(ruleset, classOf(ruleset, '10.0.0.1')), ['ip daddr != 10.0.0.0/8 accept', 'meta nfproto ipv6 accept', 'drop']);
 });
 
 test('selectors pick pods and NetworkSet nets; named ports resolve against the selected pods', async () => {

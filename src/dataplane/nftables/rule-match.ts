@@ -240,11 +240,20 @@ export function ruleMatches(rule: PolicyRule, families: readonly Family[], conte
   const common = commonConditions(rule, context);
   if (common === undefined) return [];
   if (!familySpecific(rule, context)) return combinations(common);
-  // A line that names no address comes out the same for both families.
-  const lines = new Set<string>();
+  // A line that names no address comes out the same for both families, and matches packets
+  // of both: when only one family has it, it is confined to that family.
+  const lineFamilies = new Map<string, Family[]>();
   for (const family of families) {
     const own = familyConditions(rule, family, context);
-    if (own !== undefined) for (const line of combinations([...common, ...own])) lines.add(line);
+    if (own !== undefined) for (const line of combinations([...common, ...own])) lineFamilies.set(line, [...(lineFamilies.get(line) ?? []), family]);
   }
-  return [...lines];
+  return [...lineFamilies].map(([line, of]) => (of.length === families.length || FAMILY_BOUND.test(line) ? line : confined(line, of[0])));
+}
+
+/** A line that matches one address family only: it reads an address or names the family. */
+const FAMILY_BOUND = /(^| )(ip6? [sd]addr|meta nfproto) /;
+
+function confined(line: string, family: Family): string {
+  const nfproto = `meta nfproto ${family === 4 ? 'ipv4' : 'ipv6'}`;
+  return line === '' ? nfproto : `${nfproto} ${line}`;
 }
