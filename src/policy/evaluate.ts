@@ -18,6 +18,8 @@ import type { PolicyRule } from './policy-set.js';
  */
 export interface Connection {
   family: 4 | 6;
+  /** The pod's address of `family`, which the connection leaves from. */
+  source: string | undefined;
   address: string | undefined;
   /** IANA protocol number: 6 TCP, 17 UDP, … */
   protocol: number;
@@ -90,6 +92,11 @@ export function ruleMatchesConnection(engine: PolicyEngine, rule: PolicyRule, co
   if (r.protocol !== undefined && r.protocol.number !== protocol) return false;
   if (r.notProtocol !== undefined && r.notProtocol.number === protocol) return false;
   if (r.ipVersion !== undefined && r.ipVersion !== family) return false;
+  // Source nets are matched against the address the connection leaves from, as the compiled rule does.
+  const { source } = connection;
+  const inSource = (cidrs: readonly Cidr[]): boolean => source !== undefined && cidrs.some((cidr) => cidr.family === family && cidr.contains(source));
+  if (r.source.nets.length > 0 && !inSource(r.source.nets)) return false;
+  if (inSource(r.source.notNets)) return false;
   // The source port is one no rule names; a named source port is not enforced at all.
   if (portNames(r.source.ports).length > 0 || portNames(r.source.notPorts).length > 0 || r.source.ports.length > 0) return false;
 

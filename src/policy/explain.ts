@@ -149,10 +149,12 @@ function decide(engine: PolicyEngine, request: ExplainRequest, learnt: LearntLoo
   if (!applicable.enforced) return { ip, pod, applicable, allowing, connections: [], decisive: [] };
   const allowingRefs = new Set(allowing.map((rule) => rule.ref));
   const known = learnt?.(pod, name) ?? [];
+  const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4);
+  const sourceOf = (family: 4 | 6): string | undefined => pod.ips.find((podIp) => familyOf(podIp) === family);
   const addresses =
     known.length > 0
-      ? known.map((entry) => ({ address: entry.ip, family: entry.family, learntFor: (ref: string) => entry.rules.includes(ref) }))
-      : [...new Set(pod.ips.map((podIp): 4 | 6 => (podIp.includes(':') ? 6 : 4)))].map((family) => ({ address: undefined, family, learntFor: (ref: string) => allowingRefs.has(ref) }));
+      ? known.map((entry) => ({ source: sourceOf(entry.family), address: entry.ip, family: entry.family, learntFor: (ref: string) => entry.rules.includes(ref) }))
+      : [...new Set(pod.ips.map(familyOf))].map((family) => ({ source: sourceOf(family), address: undefined, family, learntFor: (ref: string) => allowingRefs.has(ref) }));
   const connections: ConnectionExplanation[] = [];
   const byNameRules: ConnectionExplanation[] = [];
   for (const destination of addresses) {

@@ -149,6 +149,24 @@ test('dual-stack: a line one family needs without an address is confined to that
   assert.deepEqual(rules(ruleset, classOf(ruleset, '10.0.0.1')), ['ip daddr != 10.0.0.0/8 accept', 'meta nfproto ipv6 accept', 'drop']);
 });
 
+test('source nets and notNets match the packet source, so a dual-stack pod covered over IPv4 is not over IPv6', async () => {
+  const egress = `    - action: Allow
+      source:
+        nets: [10.0.0.0/24]
+    - action: Deny
+      protocol: UDP
+      source:
+        notNets: [fd00::/64]
+`;
+  const ruleset = await compile(policy('p', egress), [{ ...WEB, ips: ['10.0.0.1', 'fd00::1'] }]);
+  assert.deepEqual(rules(ruleset, classOf(ruleset, '10.0.0.1')), [
+    'ip saddr 10.0.0.0/24 accept',
+    'meta nfproto ipv4 meta l4proto udp drop',
+    'meta l4proto udp ip6 saddr != fd00::/64 drop',
+    'drop',
+  ]);
+});
+
 test('selectors pick pods and NetworkSet nets; named ports resolve against the selected pods', async () => {
   const policies = `apiVersion: projectcalico.org/v3
 kind: NetworkSet

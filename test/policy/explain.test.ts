@@ -131,3 +131,16 @@ test('an Allow rule that matches any destination allows every name; an unselecte
   const unselected = explain(engine, { client: '10.244.1.11', name: 'anything.example.org' });
   assert.deepEqual([unselected.allowed, unselected.enforced, unselected.reason, unselected.connections], [true, false, 'not-enforced', []]);
 });
+
+test('source nets are matched against the address the connection leaves from', async () => {
+  // The client has an IPv4 and an IPv6 address; the Allow rule's source nets hold only the IPv4 one.
+  const engine = await engineFor(policy(`    - action: Allow
+      source: {nets: [10.244.1.10/32]}
+`));
+  const result = explain(engine, { client: CLIENT, name: 'anything.example.org', ...parseConnectionFilters('TCP', '443') });
+  const verdicts = result.connections.map((connection) => [connection.family, connection.allowed, connection.reason]);
+  assert.deepEqual(verdicts, [
+    [4, true, 'rule'],
+    [6, false, 'tier-default'],
+  ]);
+});

@@ -131,6 +131,8 @@ function familySpecific(rule: PolicyRule, context: MatchContext): boolean {
   const destination = r.destination;
   return (
     r.ipVersion !== undefined ||
+    r.source.nets.length > 0 ||
+    r.source.notNets.length > 0 ||
     r.icmp !== undefined ||
     r.notICMP !== undefined ||
     destination.nets.length > 0 ||
@@ -174,6 +176,16 @@ function familyConditions(rule: PolicyRule, family: Family, context: MatchContex
   const conditions: string[][] = [];
   if (r.ipVersion !== undefined && r.ipVersion !== family) return undefined;
   if (r.ipVersion !== undefined) conditions.push([`meta nfproto ${family === 4 ? 'ipv4' : 'ipv6'}`]);
+
+  // The rule covers the pod when one of its addresses is in the source nets (scope.ts), but
+  // Calico matches each packet's source: a dual-stack pod covered over IPv4 is not over IPv6.
+  if (r.source.nets.length > 0) {
+    const nets = cidrsOf(r.source.nets, family);
+    if (nets.length === 0) return undefined;
+    conditions.push([`${ip} saddr ${sets.operand(addresses, nets)}`]);
+  }
+  const sourceNotNets = cidrsOf(r.source.notNets, family);
+  if (sourceNotNets.length > 0) conditions.push([`${ip} saddr != ${sets.operand(addresses, sourceNotNets)}`]);
 
   if (destination.nets.length > 0) {
     const nets = cidrsOf(destination.nets, family);
