@@ -9,6 +9,7 @@ import type { Cidr } from '../net/cidr.js';
 import type { ApplicableRules, PolicyEngine } from './engine.js';
 import type { PortMatch, Tier } from './model.js';
 import type { PolicyRule } from './policy-set.js';
+import { CONTAINER_PROTOCOLS, portNames } from './rules.js';
 
 /**
  * A connection a pod opens. An unknown destination address (`address` undefined) stands
@@ -53,7 +54,6 @@ export interface Verdict {
   loggedBy: readonly PolicyRule[];
 }
 
-const CONTAINER_PROTOCOLS: Readonly<Record<string, number>> = { TCP: 6, UDP: 17, SCTP: 132 };
 
 function wholeFamily(cidr: Cidr, family: 4 | 6): boolean {
   return cidr.family === family && cidr.text.endsWith('/0');
@@ -79,10 +79,6 @@ function namedPortMatches(names: readonly string[], pods: readonly Pod[], rulePr
       pod.ips.includes(address) &&
       pod.ports.some((named) => names.includes(named.name) && named.port === port && CONTAINER_PROTOCOLS[named.protocol.toUpperCase()] === protocol),
   );
-}
-
-function portNames(ports: readonly PortMatch[]): string[] {
-  return ports.flatMap((port) => ('name' in port ? [port.name] : []));
 }
 
 /** Whether `rule` matches `connection`, field by field as the compiled rule does. */

@@ -7,4 +7,5 @@ export { loadPolicies, type PolicyLoad } from './loader.js';
 export type { IcmpMatch, NetworkSet, Policy, PortMatch } from './model.js';
 export type { PolicyRule } from './policy-set.js';
 export { formatProblem } from './problems.js';
+export { CONTAINER_PROTOCOLS, portNames } from './rules.js';
 export { PolicyStore } from './store.js';

@@ -14,6 +14,8 @@ const ACTIONS: readonly RuleAction[] = ['Allow', 'Deny', 'Log', 'Pass'];
 const PROTOCOL_NUMBERS: Readonly<Record<string, number>> = { TCP: 6, UDP: 17, ICMP: 1, ICMPv6: 58, SCTP: 132, UDPLite: 136 };
 /** Protocols with ports: TCP, UDP and SCTP. */
 export const PORT_PROTOCOLS: ReadonlySet<number> = new Set([6, 17, 132]);
+/** Protocol numbers of Kubernetes container ports, which named ports resolve to. */
+export const CONTAINER_PROTOCOLS: Readonly<Record<string, number>> = { TCP: 6, UDP: 17, SCTP: 132 };
 const RULE_FIELDS = new Set(['action', 'protocol', 'notProtocol', 'icmp', 'notICMP', 'ipVersion', 'source', 'destination', 'metadata', 'http']);
 const ENTITY_FIELDS = new Set(['nets', 'notNets', 'selector', 'notSelector', 'namespaceSelector', 'ports', 'notPorts', 'domains', 'serviceAccounts', 'services']);
 const ICMP_FIELDS = new Set(['type', 'code']);
@@ -65,6 +67,11 @@ function parseRule(reader: ObjectReader, path: FieldPath, direction: RuleDirecti
 }
 
 /** A protocol Calico names (`TCP`, `udp`, …), in any case; undefined for others. */
+/** The port names among `ports` (the others are numbers and ranges). */
+export function portNames(ports: readonly PortMatch[]): string[] {
+  return ports.flatMap((port) => ('name' in port ? [port.name] : []));
+}
+
 export function protocolByName(text: string): Protocol | undefined {
   const name = Object.keys(PROTOCOL_NUMBERS).find((known) => known.toLowerCase() === text.toLowerCase());
   return name === undefined ? undefined : { name, number: PROTOCOL_NUMBERS[name] };

@@ -8,6 +8,7 @@
 import type { Pod } from '../../identity/pod.js';
 import type { Cidr } from '../../net/cidr.js';
 import type { IcmpMatch, NetworkSet, PolicyEngine, PolicyRule, PortMatch } from '../../policy/index.js';
+import { CONTAINER_PROTOCOLS, portNames } from '../../policy/index.js';
 import type { StaticSets } from './static-sets.js';
 
 export type Family = 4 | 6;
@@ -67,7 +68,6 @@ export interface MatchContext {
 
 /** nftables' names of the protocols Calico names; others go by number. */
 const PROTOCOL_NAMES: Readonly<Record<number, string>> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite' };
-const CONTAINER_PROTOCOLS: Readonly<Record<string, number>> = { TCP: 6, UDP: 17, SCTP: 132 };
 
 function protocolName(number: number): string {
   return PROTOCOL_NAMES[number] ?? String(number);
@@ -84,10 +84,6 @@ function ipFamily(ip: string): Family {
 
 function numericPorts(ports: readonly PortMatch[]): string[] {
   return ports.flatMap((port) => ('first' in port ? [port.first === port.last ? String(port.first) : `${port.first}-${port.last}`] : []));
-}
-
-function portNames(ports: readonly PortMatch[]): string[] {
-  return ports.flatMap((port) => ('name' in port ? [port.name] : []));
 }
 
 /**
