@@ -31,6 +31,8 @@ export class Query implements Deadline {
   /** performance.now() after which the query is answered SERVFAIL. */
   deadline = 0;
   sentAt = 0;
+  /** performance.now() when the upstream's reply arrived; 0 until one did. The DNS log's latency is repliedAt - sentAt. */
+  repliedAt = 0;
   /** The question name as the client cased it, while 0x20 randomisation sends another casing. */
   clientName: Buffer | undefined = undefined;
   /** Set by whoever owns the current stage's deadline. */

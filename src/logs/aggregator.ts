@@ -1,18 +1,20 @@
 /**
  * The hot path of the DNS log: folds every answer into the aggregate of its key in
  * the current window without decoding the answer. The key is the client (as a string
- * cached per client IP), then a number mixed from the question hash, the rcode and
- * the TTL-masked hash of the answer's records; a hit is confirmed against the kept
+ * cached per client IP), then a number mixed from the question hash, the rcode (with
+ * the extended rcode of OPT, as gopacket reads it) and the TTL-masked hash of the
+ * answer's records, the OPT record included; a hit is confirmed against the kept
  * answer, so that hash collisions never merge different questions or answers.
  * Rendering (names, rdata) waits for the flush, once per aggregate.
  */
 import { HEADER_LENGTH } from '../dns/constants.js';
-import { rcodeOf, replyMatchesQuery } from '../dns/message.js';
-import type { RecordTable } from '../dns/records.js';
+import { replyMatchesQuery } from '../dns/message.js';
+import { RecordTable, walkRecords } from '../dns/records.js';
 import type { Pod } from '../identity/pod.js';
 import type { Query } from '../query.js';
 import type { UpstreamServer } from '../upstream/server.js';
 import { AggregationKind, clientKey } from './identity-fields.js';
+import { extendedRcode } from './rdata.js';
 
 /** Client IPs whose key is cached; the cache is cleared when full and at every window. */
 const MAX_CACHED_CLIENTS = 65_536;
@@ -20,12 +22,15 @@ const MAX_CACHED_CLIENTS = 65_536;
 /** Every response of one key in one window. */
 export class Aggregate {
   count = 1;
-  latencySumNs: number;
+  /** Felix's running mean: each response merged in with integer division (`DNSSpec.Merge`). */
+  latencyMeanNs: number;
   latencyMaxNs: number;
   /** Pods other than `pod` that got this answer: their labels are intersected. */
   otherPods: Set<Pod> | undefined = undefined;
-  /** Upstreams other than `upstream` that gave this answer. */
-  otherUpstreams: Set<UpstreamServer> | undefined = undefined;
+  /** Responses from `upstream`. */
+  upstreamCount = 1;
+  /** Responses from each upstream other than `upstream`. */
+  otherUpstreams: Map<UpstreamServer, number> | undefined = undefined;
 
   constructor(
     /** The first answer of the key; every later one has the same question, rcode and records. */
@@ -33,7 +38,7 @@ export class Aggregate {
     readonly questionEnd: number,
     readonly rcode: number,
     readonly recordsHash: number,
-    /** Whether the answer's records were walked; if not, the record has no rrsets. */
+    /** Whether the answer's records could all be walked. */
     readonly walked: boolean,
     readonly pod: Pod | undefined,
     readonly upstream: UpstreamServer | undefined,
@@ -41,7 +46,7 @@ export class Aggregate {
     /** The next aggregate whose key number collided with this one. */
     readonly next: Aggregate | undefined,
   ) {
-    this.latencySumNs = latencyNs;
+    this.latencyMeanNs = latencyNs;
     this.latencyMaxNs = latencyNs;
   }
 
@@ -56,11 +61,16 @@ export class Aggregate {
   }
 
   add(latencyNs: number, pod: Pod | undefined, upstream: UpstreamServer | undefined): void {
+    this.latencyMeanNs = mergedMean(this.latencyMeanNs, this.count, latencyNs, 1);
     this.count++;
-    this.latencySumNs += latencyNs;
     if (latencyNs > this.latencyMaxNs) this.latencyMaxNs = latencyNs;
     if (pod !== this.pod && pod !== undefined) (this.otherPods ??= new Set()).add(pod);
-    if (upstream !== this.upstream && upstream !== undefined) (this.otherUpstreams ??= new Set()).add(upstream);
+    if (upstream === this.upstream) {
+      this.upstreamCount++;
+    } else if (upstream !== undefined) {
+      const others = (this.otherUpstreams ??= new Map());
+      others.set(upstream, (others.get(upstream) ?? 0) + 1);
+    }
   }
 }
 
@@ -90,6 +100,8 @@ interface CachedClient {
 export class Aggregator {
   private window: Window = emptyWindow();
   private readonly clientKeys = new Map<string, CachedClient>();
+  /** The walk of answers dnsgate wrote itself, which come without one. */
+  private readonly ownRecords = new RecordTable();
 
   constructor(
     private readonly kind: AggregationKind,
@@ -103,11 +115,16 @@ export class Aggregator {
     const questionEnd = query.questionEnd;
     // Without a question the query's hash is not of this message.
     const questionHash = questionEnd > HEADER_LENGTH ? query.questionHash : 0;
-    const rcode = rcodeOf(answer);
-    const walked = records !== undefined;
+    let walked = records !== undefined;
+    if (records === undefined) {
+      // Answers dnsgate writes are small and few: walking them here keeps any OPT or SOA in the key.
+      records = this.ownRecords;
+      walked = walkRecords(answer, questionEnd, records);
+    }
+    const rcode = extendedRcode(answer, records);
     const recordsHash = walked ? records.hash : 0;
     const key = answerKey(questionHash, rcode, recordsHash);
-    const latencyNs = Math.round((answeredAt - query.receivedAt) * 1e6);
+    const latencyNs = Math.round(latencyMs(query, answeredAt) * 1e6);
 
     const window = this.window;
     let aggregates = window.clients.get(client);
@@ -146,6 +163,22 @@ export class Aggregator {
     this.clientKeys.set(ip, { pod, key });
     return key;
   }
+}
+
+/**
+ * Felix measures from the request packet to the response packet; dnsgate's
+ * counterpart is the upstream round trip, without the time an answer was held for
+ * the dataplane. An answer that did not come from an upstream just now (from the
+ * cache, or written by dnsgate) counts from the query's arrival.
+ */
+function latencyMs(query: Query, answeredAt: number): number {
+  return query.repliedAt > 0 ? query.repliedAt - query.sentAt : answeredAt - query.receivedAt;
+}
+
+/** Felix's merge of two latency means: count-weighted, truncated to whole nanoseconds. */
+export function mergedMean(meanA: number, countA: number, meanB: number, countB: number): number {
+  // meanA + floor(…) is floor((meanA·countA + meanB·countB) / (countA + countB)) without the large products.
+  return meanA + Math.floor(((meanB - meanA) * countB) / (countA + countB));
 }
 
 function emptyWindow(): Window {

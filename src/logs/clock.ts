@@ -29,8 +29,12 @@ export class WallClock {
   }
 }
 
-/** RFC 3339 UTC with nine fraction digits: `2026-01-01T00:00:05.488280546Z`. */
+/**
+ * RFC 3339 UTC as Go writes a `time.Time` in JSON (`RFC3339Nano`): nanoseconds with
+ * trailing zeros trimmed, no fraction at all when it is zero: `…05.48828054Z`, `…05Z`.
+ */
 export function formatTime(ns: bigint): string {
   const seconds = new Date(Number(ns / 1_000_000n)).toISOString().slice(0, 19);
-  return `${seconds}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`;
+  const fraction = (ns % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  return fraction === '' ? `${seconds}Z` : `${seconds}.${fraction}Z`;
 }

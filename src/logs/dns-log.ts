@@ -1,8 +1,8 @@
 /**
  * The DNS log: answers are aggregated per window, and every `--log-flush-interval`
- * (±10 % jitter, so that the nodes of a cluster do not all write at once) the window
- * is rendered and handed to the sinks, and the next one starts. `close()` flushes the
- * window in progress and waits for the sinks.
+ * (up to 10 % later, as Felix's jittered ticker, so that the nodes of a cluster do not
+ * all write at once) the window is rendered and handed to the sinks, and the next one
+ * starts. `close()` flushes the window in progress and waits for the sinks.
  */
 import type { Logger } from '../util/logger.js';
 import type { LogMetrics } from '../admin/metrics.js';
@@ -20,6 +20,7 @@ import { LineQueue } from './line-queue.js';
 import { renderWindow } from './render.js';
 import { StreamTarget } from './stream-sink.js';
 
+/** Felix's flush ticker waits between the interval and 10 % more. */
 const JITTER = 0.1;
 /** Longest wait at shutdown for the sinks to take the last window. */
 const CLOSE_TIMEOUT_MS = 5000;
@@ -89,7 +90,7 @@ export class DnsLog implements AnswerLog {
   }
 
   private schedule(): void {
-    const delay = this.options.flushIntervalMs * (1 - JITTER + 2 * JITTER * Math.random());
+    const delay = flushDelay(this.options.flushIntervalMs, Math.random());
     this.timer = setTimeout(() => {
       void this.flush();
       this.schedule();
@@ -97,6 +98,11 @@ export class DnsLog implements AnswerLog {
     // Stopping the process is App.stop's call, and it flushes through close().
     this.timer.unref();
   }
+}
+
+/** The wait before a flush, in [interval, 1.1 × interval) for `random` in [0, 1). */
+export function flushDelay(intervalMs: number, random: number): number {
+  return intervalMs * (1 + JITTER * random);
 }
 
 /** The settings of the DNS log. */

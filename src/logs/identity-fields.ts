@@ -28,7 +28,7 @@ function aggregatedName(pod: Pod): string {
   return pod.generateName ? `${pod.generateName}*` : pod.name;
 }
 
-/** A non-pod address as the schema names it: `pvt` (RFC 1918) or `pub`. */
+/** A non-pod address as Felix names it: `pvt` (IPv4 RFC 1918) or `pub`. */
 function addressClass(ip: string): 'pvt' | 'pub' {
   return isPrivateIp(ip) ? 'pvt' : 'pub';
 }
@@ -60,6 +60,15 @@ export function intersectLabels(a: Readonly<Labels>, b: Readonly<Labels>): Label
   const common: Labels = {};
   for (const key of Object.keys(a)) if (b[key] === a[key]) common[key] = a[key];
   return common;
+}
+
+const CALICO_LABEL_PREFIX = 'projectcalico.org/';
+
+/** The labels without Calico's own, as Felix merges the labels of two responses (`IntersectAndFilterLabels`). */
+export function withoutCalicoLabels(labels: Readonly<Labels>): Labels {
+  const kept: Labels = {};
+  for (const key of Object.keys(labels)) if (!key.startsWith(CALICO_LABEL_PREFIX)) kept[key] = labels[key];
+  return kept;
 }
 
 /** Keys in byte order, as Go's encoding/json writes the maps of Calico's records. */

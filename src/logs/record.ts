@@ -17,8 +17,10 @@ export interface LogServer {
 
 export interface LogRrset {
   name: string;
-  class: string;
-  type: string;
+  /** gopacket's name, else the number (an OPT record's class is its UDP size). */
+  class: string | number;
+  /** gopacket's name, else the number. */
+  type: string | number;
   rdata: string[];
 }
 
@@ -37,13 +39,15 @@ export interface DnsLogRecord {
   client_name_aggr: string;
   client_namespace: string;
   client_ip: string | null;
+  /** `{}` for a client that is no pod; null only when labels are off. */
   client_labels: Labels | null;
   servers: LogServer[];
   qname: string;
   qclass: string;
   qtype: string;
   rcode: string;
-  rrsets: LogRrset[];
+  /** null when the answer has no records. */
+  rrsets: LogRrset[] | null;
   latency: LogLatency;
   latency_count: number;
   latency_mean: number;

@@ -1,39 +1,57 @@
 /**
- * The `rrsets` of a record: every record of the Answer, Authority and Additional
- * sections (so an NXDOMAIN carries its SOA) except the EDNS OPT pseudo-record,
- * grouped by (name, class, type) in order of first appearance, `rdata` sorted so
- * that answers whose records were rotated render the same. TTLs are left out.
+ * The `rrsets` of a record, as linseed builds them from gopacket's decode: every
+ * record of the Answer, Authority and Additional sections, the EDNS OPT record
+ * included (name "", class = its UDP size), grouped by (lowercased name, class, type),
+ * each group's rdata sorted by its wire bytes (`DNSRRSets.Add`). TTLs are left out.
+ * Groups come in the order their first record appears: Felix's order is a Go map's,
+ * which no one can reproduce. No records at all is `null`, as Go writes an empty map.
  */
-import { RRType, className, typeName } from '../dns/constants.js';
-import { rdataText } from '../dns/rdata.js';
-import { RecordTable, readName, walkRecords } from '../dns/records.js';
+import { RecordTable, walkRecords } from '../dns/records.js';
+import { canonicalName, unicodeName, wireName } from './names.js';
+import { rdataText, rrsetClass, rrsetType } from './rdata.js';
 import type { LogRrset } from './record.js';
 
 /** Reused by every call: rendering runs at flush, one answer at a time. */
 const table = new RecordTable();
 
+interface Rdata {
+  wire: Buffer;
+  text: string;
+}
+
 /**
- * Renders the records after the question (which ends at `questionEnd`). A record
- * whose owner name cannot be read is left out; when the reply is malformed past some
- * record, the records before it are rendered.
+ * Renders the records after the question (which ends at `questionEnd`), names in
+ * Unicode when `unicode` (as written) or as sent (as linseed keys its aggregation).
+ * A record whose owner name cannot be read is left out; when the reply is malformed
+ * past some record, the records before it are rendered.
  */
-export function renderRrsets(answer: Buffer, questionEnd: number): LogRrset[] {
+export function renderRrsets(answer: Buffer, questionEnd: number, unicode: boolean): LogRrset[] | null {
   walkRecords(answer, questionEnd, table);
-  const groups = new Map<string, LogRrset>();
+  const rdataName = unicode ? unicodeName : (name: string): string => name;
+  const groups = new Map<string, { rrset: LogRrset; rdata: Rdata[] }>();
   for (let i = 0; i < table.count; i++) {
+    const owner = wireName(answer, table.nameOffset[i], answer.length);
+    if (owner === undefined) continue;
+    const name = canonicalName(owner.text);
     const type = table.type[i];
-    if (type === RRType.OPT) continue;
-    const name = readName(answer, table.nameOffset[i]);
-    if (name === undefined) continue;
     const klass = table.klass[i];
-    const rdata = rdataText(answer, type, table.dataOffset[i], table.dataLength[i]);
-    // Escaped names never contain NUL, so the joined key is unambiguous.
-    const key = `${name}\0${klass}\0${type}`;
+    const offset = table.dataOffset[i];
+    const length = table.dataLength[i];
+    const rdata = { wire: answer.subarray(offset, offset + length), text: rdataText(answer, type, offset, length, rdataName) };
+    // The numbers first: a name may contain any character, the numbers no space.
+    const key = `${klass} ${type} ${name}`;
     const group = groups.get(key);
-    if (group === undefined) groups.set(key, { name, class: className(klass), type: typeName(type), rdata: [rdata] });
-    else group.rdata.push(rdata);
+    if (group === undefined) {
+      groups.set(key, { rrset: { name: unicode ? unicodeName(name) : name, class: rrsetClass(klass), type: rrsetType(type), rdata: [] }, rdata: [rdata] });
+    } else {
+      group.rdata.push(rdata);
+    }
   }
-  const rrsets = [...groups.values()];
-  for (const rrset of rrsets) rrset.rdata.sort();
+  if (groups.size === 0) return null;
+  const rrsets: LogRrset[] = [];
+  for (const { rrset, rdata } of groups.values()) {
+    rrset.rdata = rdata.sort((a, b) => Buffer.compare(a.wire, b.wire)).map((item) => item.text);
+    rrsets.push(rrset);
+  }
   return rrsets;
 }

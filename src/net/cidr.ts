@@ -82,11 +82,11 @@ function ipv6Value(ip: string): bigint {
   return value;
 }
 
-const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'].map((text) => parseCidr(text) as Cidr);
+const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((text) => parseCidr(text) as Cidr);
 /** Clients and servers are few and asked about for every log record. */
 const privateByIp = new LRUCache<string, boolean>({ max: 10_000 });
 
-/** RFC 1918 (and RFC 4193 for IPv6): the DNS logs' `pvt`, as opposed to `pub`. */
+/** IPv4 RFC 1918: the DNS logs' `pvt`, as opposed to `pub`. Felix calls every IPv6 address, ULA included, `pub`. */
 export function isPrivateIp(ip: string): boolean {
   let isPrivate = privateByIp.get(ip);
   if (isPrivate === undefined) {

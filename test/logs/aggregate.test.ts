@@ -39,10 +39,14 @@ interface Exchange {
   name: string;
   answers?: dnsPacket.Answer[];
   authorities?: dnsPacket.Answer[];
+  additionals?: dnsPacket.Answer[];
   rcode?: number;
   client?: { ip: string; pod: Pod | undefined };
   upstream?: UpstreamServer;
+  /** The upstream round trip. */
   latencyMs?: number;
+  /** Between the upstream's reply and the answer to the client (a hold). */
+  heldMs?: number;
 }
 
 const view = new QueryView();
@@ -55,6 +59,8 @@ function feed(aggregator: Aggregator, exchange: Exchange): void {
   const client = exchange.client ?? { ip: webA.ips[0], pod: webA };
   const query = new Query('udp', message, view, client.ip, 40000, responder, 1000);
   query.pod = client.pod;
+  query.sentAt = 1000;
+  query.repliedAt = 1000 + (exchange.latencyMs ?? 1);
   const answer = dnsPacket.encode({
     type: 'response',
     id: 7,
@@ -62,19 +68,20 @@ function feed(aggregator: Aggregator, exchange: Exchange): void {
     questions: [{ type: 'A', name: exchange.name }],
     answers: exchange.answers ?? [],
     authorities: exchange.authorities ?? [],
+    additionals: exchange.additionals ?? [],
   });
   assert.ok(walkRecords(answer, query.questionEnd, table));
-  aggregator.add(query, answer, table, exchange.upstream ?? upstreamA, 1000 + (exchange.latencyMs ?? 1));
+  aggregator.add(query, answer, table, exchange.upstream ?? upstreamA, query.repliedAt + (exchange.heldMs ?? 0));
 }
 
-async function flush(aggregator: Aggregator, kind = AggregationKind.ClientPrefix): Promise<LogRecord[]> {
+async function flush(aggregator: Aggregator, kind = AggregationKind.ClientPrefix, identities = IdentitySnapshot.empty()): Promise<LogRecord[]> {
   const lines = await renderWindow(aggregator.take(), {
     kind,
     includeLabels: true,
     host: 'node-1',
-    identities: IdentitySnapshot.empty(),
-    startTime: '2026-01-01T00:00:00.000000000Z',
-    endTime: '2026-01-01T00:05:00.000000000Z',
+    identities,
+    startTime: '2026-01-01T00:00:00Z',
+    endTime: '2026-01-01T00:05:00.1Z',
   });
   assert.ok(lines.every((line) => line.endsWith('\n') && !line.slice(0, -1).includes('\n')), 'one line per record');
   return parseRecords(lines.join(''));
@@ -150,9 +157,76 @@ describe('aggregation', () => {
       [
         ['web-7d9c8b7f4-aaaaa', 'web-7d9c8b7f4-*', 'shop', '10.244.1.10', false],
         ['web-7d9c8b7f4-bbbbb', 'web-7d9c8b7f4-*', 'shop', '10.244.1.11', false],
-        ['-', 'pvt', '-', '192.168.7.7', true],
+        ['-', 'pvt', '-', '192.168.7.7', false],
       ],
     );
+    // Felix: an unknown client's labels are an empty map, written {} (not null).
+    assert.deepEqual(records[2].client_labels, {});
+  });
+
+  test("labels: one response keeps all, Calico's included; merged responses keep what all share, without projectcalico.org/*", async () => {
+    const coredns: Pod = {
+      ...pod('coredns-565d847f94-gk6tn', '10.96.0.10', {}),
+      namespace: 'kube-system',
+      generateName: 'coredns-565d847f94-',
+      labels: podLabels('kube-system', 'default', { 'k8s-app': 'kube-dns' }),
+    };
+    const identities = new IdentitySnapshot([coredns], new Map());
+    const aggregator = new Aggregator(AggregationKind.Client, 0);
+    feed(aggregator, { name: 'once.example.com', answers: [a('once.example.com', '192.0.2.1')] });
+    feed(aggregator, { name: 'twice.example.com', answers: [a('twice.example.com', '192.0.2.1')] });
+    feed(aggregator, { name: 'twice.example.com', answers: [a('twice.example.com', '192.0.2.1')] });
+    const records = await flush(aggregator, AggregationKind.Client, identities);
+    const byName = new Map(records.map((record) => [record.qname, record]));
+    const calico = { 'projectcalico.org/namespace': 'shop', 'projectcalico.org/orchestrator': 'k8s', 'projectcalico.org/serviceaccount': 'default' };
+    // A record of one response is never merged: the endpoint's labels as they are.
+    assert.deepEqual(byName.get('once.example.com')?.client_labels, { app: 'web', ...calico, replica: 'a' });
+    assert.deepEqual((byName.get('once.example.com')?.servers as { labels: unknown }[])[0].labels, {
+      'k8s-app': 'kube-dns',
+      'projectcalico.org/namespace': 'kube-system',
+      'projectcalico.org/orchestrator': 'k8s',
+      'projectcalico.org/serviceaccount': 'default',
+    });
+    // DNSSpec.Merge runs IntersectAndFilterLabels on the client and on a server seen again, even for the same pod.
+    assert.deepEqual(byName.get('twice.example.com')?.client_labels, { app: 'web', replica: 'a' });
+    assert.deepEqual((byName.get('twice.example.com')?.servers as { labels: unknown }[])[0].labels, { 'k8s-app': 'kube-dns' });
+  });
+
+  test("latency: the upstream round trip, not the hold; Felix's mean, truncated at each merge", async () => {
+    const aggregator = new Aggregator(AggregationKind.ClientPrefix, 0);
+    for (const latencyMs of [1, 2, 2]) feed(aggregator, { name: 'www.example.com', answers: [a('www.example.com', '192.0.2.1')], latencyMs, heldMs: 500 });
+    const [record] = await flush(aggregator);
+    // (1 + 2) / 2 = 1.5 ms, then (1.5 × 2 + 2) / 3 = 1.6666666… ms, truncated to whole nanoseconds.
+    assert.deepEqual(record.latency, { count: 3, mean: 1_666_666, max: 2_000_000 });
+  });
+
+  test('keys: an answer with OPT and one without, or rdata differing in case, are separate records', async () => {
+    const aggregator = new Aggregator(AggregationKind.ClientPrefix, 0);
+    const opt: dnsPacket.Answer = { type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] };
+    const cname = (target: string): dnsPacket.Answer => ({ type: 'CNAME', name: 'www.example.com', ttl: 60, data: target });
+    feed(aggregator, { name: 'www.example.com', answers: [cname('edge.example.net')] });
+    feed(aggregator, { name: 'www.example.com', answers: [cname('edge.example.net')], additionals: [opt] });
+    feed(aggregator, { name: 'www.example.com', answers: [cname('Edge.Example.NET')] });
+    const records = await flush(aggregator);
+    assert.deepEqual(
+      records.map((record) => record.rrsets),
+      [
+        [{ name: 'www.example.com', class: 'IN', type: 'CNAME', rdata: ['edge.example.net'] }],
+        [
+          { name: 'www.example.com', class: 'IN', type: 'CNAME', rdata: ['edge.example.net'] },
+          { name: '', class: 1232, type: 'OPT', rdata: [''] },
+        ],
+        [{ name: 'www.example.com', class: 'IN', type: 'CNAME', rdata: ['Edge.Example.NET'] }],
+      ],
+    );
+  });
+
+  test('rcode: the extended rcode of OPT is part of the key and of the record', async () => {
+    const aggregator = new Aggregator(AggregationKind.ClientPrefix, 0);
+    const opt = (extendedRcode: number): dnsPacket.Answer => ({ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode, ednsVersion: 0, flags: 0, flag_do: false, options: [] });
+    feed(aggregator, { name: 'www.example.com', additionals: [opt(0)] });
+    feed(aggregator, { name: 'www.example.com', additionals: [opt(1)] });
+    assert.deepEqual((await flush(aggregator)).map((record) => record.rcode), ['NoError', 'BADSIG']);
   });
 
   test('per-node limit: new keys past it are unlogged, known keys still count; each window starts afresh', async () => {

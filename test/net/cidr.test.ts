@@ -15,7 +15,8 @@ test('parseCidr normalises and checks membership for both families', () => {
   for (const bad of ['10.0.0.0/33', '10.0.0/8', '10.0.0.0/8/1', 'fd00::/129', 'x/8', '10.0.0.0/-1']) assert.equal(parseCidr(bad), undefined, bad);
 });
 
-test('private means RFC 1918 and RFC 4193, nothing else', () => {
-  assert.deepEqual(['10.9.9.9', '172.16.0.1', '172.31.255.255', '192.168.0.1', 'fd00::1'].map(isPrivateIp), [true, true, true, true, true]);
-  assert.deepEqual(['172.32.0.1', '127.0.0.1', '8.8.8.8', '2001:db8::1', 'fe80::1'].map(isPrivateIp), [false, false, false, false, false]);
+test('private means IPv4 RFC 1918, nothing else', () => {
+  assert.deepEqual(['10.9.9.9', '172.16.0.1', '172.31.255.255', '192.168.0.1'].map(isPrivateIp), [true, true, true, true]);
+  // Felix's pvt is IPv4 RFC 1918 only: an IPv6 ULA (RFC 4193) is pub.
+  assert.deepEqual(['172.32.0.1', '127.0.0.1', '8.8.8.8', '2001:db8::1', 'fe80::1', 'fd00::1'].map(isPrivateIp), [false, false, false, false, false, false]);
 });
