@@ -96,7 +96,7 @@ export function canonicalName(name: string): string {
   return goLowercase(name).replace(/^\.+|\.+$/g, '').replace(/\.\.+/g, '.');
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /**
  * Go's `strings.ToLower`: one code point at a time. JavaScript's own lowercasing maps
