@@ -106,6 +106,8 @@ export interface KnotOptions {
   /** A free one unless given. */
   port?: number;
   place?: Place;
+  /** The NSID knot returns to queries that ask for it (RFC 5001). */
+  nsid?: string;
 }
 
 /** knot serving `zones` (origin → zone text) on `address`. */
@@ -120,7 +122,7 @@ export async function startKnot(address: string, zones: Record<string, string>, 
     join(dir, 'knot.conf'),
     `server:
   rundir: "${dir}"
-  listen: ${address}@${port}
+  listen: ${address}@${port}${options.nsid === undefined ? '' : `\n  nsid: "${options.nsid}"`}
   udp-workers: 1
   tcp-workers: 1
   background-workers: 1
