@@ -8,7 +8,7 @@ import { QueryView, parseQuery } from '../../src/dns/message.js';
 import { RecordTable, walkRecords } from '../../src/dns/records.js';
 import type { IdentityStore } from '../../src/identity/store.js';
 import { IdentitySnapshot } from '../../src/identity/snapshot.js';
-import { DnsLog } from '../../src/logs/dns-log.js';
+import { DnsLog, flushDelay } from '../../src/logs/dns-log.js';
 import { AggregationKind } from '../../src/logs/identity-fields.js';
 import { LineQueue } from '../../src/logs/line-queue.js';
 import { Query } from '../../src/query.js';
@@ -54,4 +54,10 @@ test('a window that fails to render is reported and lost alone: later windows st
   assert.match(logger.lines.find((line) => line.includes('was lost')) ?? '', /lookup failed$/);
   const names = written.join('').trimEnd().split('\n').map((line) => (JSON.parse(line) as { qname: string }).qname);
   assert.deepEqual(names, ['kept.example.com']);
+});
+
+test("the flush waits between the interval and 10 % more, as Felix's jittered ticker", () => {
+  assert.equal(flushDelay(300_000, 0), 300_000);
+  assert.equal(flushDelay(300_000, 0.5), 315_000);
+  assert.ok(flushDelay(300_000, 0.999_999) < 330_000);
 });

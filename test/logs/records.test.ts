@@ -91,7 +91,8 @@ describe('DNS log records', { skip }, () => {
     return matching[0];
   }
 
-  const coredns = (labels = true): Record<string, unknown> => ({
+  /** The server fields of unbound, a pod; a server that gave more than one response of a record loses Calico's labels. */
+  const coredns = (labels = true, responses = 1): Record<string, unknown> => ({
     name: 'coredns-565d847f94-gk6tn',
     name_aggr: 'coredns-565d847f94-*',
     namespace: 'kube-system',
@@ -100,13 +101,13 @@ describe('DNS log records', { skip }, () => {
       ? {
           labels: {
             'k8s-app': 'kube-dns',
-            'projectcalico.org/namespace': 'kube-system',
-            'projectcalico.org/orchestrator': 'k8s',
-            'projectcalico.org/serviceaccount': 'default',
+            ...(responses > 1 ? {} : { 'projectcalico.org/namespace': 'kube-system', 'projectcalico.org/orchestrator': 'k8s', 'projectcalico.org/serviceaccount': 'default' }),
           },
         }
       : {}),
   });
+  /** unbound's OPT record: dig asks with EDNS, unbound answers with its UDP size. */
+  const OPT = { name: '', class: 1232, type: 'OPT', rdata: [''] };
 
   test('kind 0: one record per pod, with its name, IP and labels', async () => {
     const records = await oneWindow(['--log-aggregation', '0'], async (dnsgate) => {
@@ -124,21 +125,26 @@ describe('DNS log records', { skip }, () => {
     assert.equal(a.client_name_aggr, 'web-7d9c8b7f4-*');
     assert.equal(a.client_namespace, 'shop');
     assert.equal(a.client_ip, WEB_A);
-    assert.deepEqual(a.client_labels, {
+    // Two responses merged: Felix keeps the labels both had, without projectcalico.org/*.
+    assert.deepEqual(a.client_labels, { app: 'web', replica: 'a' });
+    assert.deepEqual(a.servers, [coredns(true, 2)]);
+    assert.equal(a.qclass, 'IN');
+    assert.equal(a.qtype, 'A');
+    assert.equal(a.rcode, 'NoError');
+    assert.deepEqual(a.rrsets, [{ name: 'www.example.com', class: 'IN', type: 'A', rdata: ['192.0.2.10'] }, OPT]);
+    assert.equal(a.host, NODE);
+    const b = byName.get('web-7d9c8b7f4-bbbbb');
+    assert.equal(b?.client_ip, WEB_B);
+    assert.equal(b?.count, 1);
+    // One response: the labels as they are, Calico's included.
+    assert.deepEqual(b?.client_labels, {
       app: 'web',
       'projectcalico.org/namespace': 'shop',
       'projectcalico.org/orchestrator': 'k8s',
       'projectcalico.org/serviceaccount': 'default',
-      replica: 'a',
+      replica: 'b',
     });
-    assert.deepEqual(a.servers, [coredns()]);
-    assert.equal(a.qclass, 'IN');
-    assert.equal(a.qtype, 'A');
-    assert.equal(a.rcode, 'NoError');
-    assert.deepEqual(a.rrsets, [{ name: 'www.example.com', class: 'IN', type: 'A', rdata: ['192.0.2.10'] }]);
-    assert.equal(a.host, NODE);
-    assert.equal(byName.get('web-7d9c8b7f4-bbbbb')?.client_ip, WEB_B);
-    assert.equal(byName.get('web-7d9c8b7f4-bbbbb')?.count, 1);
+    assert.deepEqual(b?.servers, [coredns()]);
     const api = byName.get('api-0');
     assert.equal(api?.client_name_aggr, 'api-0', 'a pod without generateName aggregates under its name');
     assert.equal(api?.client_ip, API);
@@ -158,12 +164,7 @@ describe('DNS log records', { skip }, () => {
     assert.equal(web.client_name, '-');
     assert.equal(web.client_ip, null);
     assert.equal(web.client_namespace, 'shop');
-    assert.deepEqual(web.client_labels, {
-      app: 'web',
-      'projectcalico.org/namespace': 'shop',
-      'projectcalico.org/orchestrator': 'k8s',
-      'projectcalico.org/serviceaccount': 'default',
-    }, 'only the labels both replicas have');
+    assert.deepEqual(web.client_labels, { app: 'web' }, 'only the labels both replicas have, without projectcalico.org/*');
     assert.equal((web.latency as { count: number }).count, 2);
     const api = www.find((record) => record.client_name_aggr === 'api-0');
     assert.equal(api?.count, 1);
@@ -176,8 +177,10 @@ describe('DNS log records', { skip }, () => {
     });
     const record = only(records, 'nosuch.logs.example.net');
     assert.equal(record.rcode, 'NXDomain');
+    // The owner is lowercased; the SOA's names are compressed against the question, whose case they keep.
     assert.deepEqual(record.rrsets, [
-      { name: 'logs.example.net', class: 'IN', type: 'SOA', rdata: ['ns.logs.example.net admin.logs.example.net 2024010101 7200 900 1209600 30'] },
+      { name: 'logs.example.net', class: 'IN', type: 'SOA', rdata: ['ns.Logs.Example.NET admin.Logs.Example.NET 2024010101 7200 900 1209600 30'] },
+      OPT,
     ]);
   });
 
@@ -191,6 +194,7 @@ describe('DNS log records', { skip }, () => {
       { name: 'chain.example.com', class: 'IN', type: 'CNAME', rdata: ['hop.example.net'] },
       { name: 'hop.example.net', class: 'IN', type: 'CNAME', rdata: ['end.example.org'] },
       { name: 'end.example.org', class: 'IN', type: 'A', rdata: ['192.0.2.20'] },
+      OPT,
     ]);
   });
 
@@ -212,7 +216,7 @@ describe('DNS log records', { skip }, () => {
     assert.equal(only(records, '_sip._udp.example.com').qtype, 'SRV');
   });
 
-  test('an unknown client: "-", pub/pvt, no labels; its IP kept only by kind 0', async () => {
+  test('an unknown client: "-", pub/pvt, labels {}; its IP kept only by kind 0', async () => {
     for (const [kind, ip] of [['0', STRANGER], ['1', null]] as const) {
       const records = await oneWindow(['--log-aggregation', kind], async (dnsgate) => {
         await ask(dnsgate, 'www.example.com', STRANGER);
@@ -223,7 +227,8 @@ describe('DNS log records', { skip }, () => {
       assert.equal(record.client_name_aggr, 'pub');
       assert.equal(record.client_namespace, '-');
       assert.equal(record.client_ip, ip, `kind ${kind}`);
-      assert.equal(record.client_labels, null);
+      // Felix: the labels of no endpoint are an empty map, not null.
+      assert.deepEqual(record.client_labels, {});
     }
   });
 
@@ -278,7 +283,7 @@ describe('DNS log records', { skip }, () => {
     const servfail = only(records, 'www.example.com');
     assert.equal(servfail.rcode, 'ServFail');
     assert.deepEqual(servfail.servers, [], 'no upstream answered');
-    assert.deepEqual(servfail.rrsets, []);
+    assert.equal(servfail.rrsets, null);
     const formerr = only(records, '');
     assert.equal(formerr.rcode, 'FormErr');
     assert.equal(formerr.qtype, '#0');
@@ -286,7 +291,7 @@ describe('DNS log records', { skip }, () => {
     assert.equal(formerr.client_name_aggr, 'web-7d9c8b7f4-*');
   });
 
-  test('windows flush every interval with jitter, each starting where the last ended', async () => {
+  test('windows flush every interval with up to 10 % jitter, each starting where the last ended', async () => {
     const { dnsgate, logFile } = await startLogging(['--log-flush-interval', '200ms']);
     try {
       await ask(dnsgate, 'www.example.com', WEB_A);
@@ -299,11 +304,11 @@ describe('DNS log records', { skip }, () => {
       assert.equal(second.start_time, first.end_time, 'windows are contiguous');
       for (const record of [first, second]) {
         const windowMs = Number(timeNs(record.end_time as string) - timeNs(record.start_time as string)) / 1e6;
-        // 200 ms ± 10 %, plus timer lateness on a loaded machine.
-        assert.ok(windowMs >= 179 && windowMs <= 350, `window of ${windowMs} ms`);
+        // [200, 220) ms as Felix's ticker, plus timer lateness on a loaded machine (a millisecond timer may fire a fraction early).
+        assert.ok(windowMs >= 199 && windowMs <= 350, `window of ${windowMs} ms`);
       }
       const times = [first.start_time, first.end_time, second.end_time] as string[];
-      assert.ok(times.some((time) => !time.endsWith('000000Z')), `times carry nanoseconds: ${times.join(' ')}`);
+      assert.ok(times.some((time) => /\.\d{7,}Z$/.test(time)), `times carry nanoseconds: ${times.join(' ')}`);
       const written = await dnsgate.app.metrics.registry.getSingleMetricAsString('dnsgate_log_records_written_total');
       assert.match(written, /dnsgate_log_records_written_total\{sink="file"\} 2\b/);
     } finally {
