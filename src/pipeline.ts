@@ -177,7 +177,6 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
   }
 
   onUpstreamReply(query: Query, reply: Buffer, upstream: UpstreamServer): void {
-    query.repliedAt = performance.now();
     this.onAnswer(query, reply, upstream, true);
   }
 

@@ -31,7 +31,7 @@ export class Query implements Deadline {
   /** performance.now() after which the query is answered SERVFAIL. */
   deadline = 0;
   sentAt = 0;
-  /** performance.now() when the upstream's reply arrived; 0 until one did. The DNS log's latency is repliedAt - sentAt. */
+  /** performance.now() when the upstream pool took the reply; 0 until one came. The DNS log's latency is repliedAt - sentAt. */
   repliedAt = 0;
   /** The question name as the client cased it, while 0x20 randomisation sends another casing. */
   clientName: Buffer | undefined = undefined;

@@ -161,8 +161,9 @@ export class UpstreamPool implements ExchangeEvents {
     const link = this.links[query.upstreamIndex];
     this.wheel.cancel(query);
     if (link.server.recordSuccess()) this.markHealthy(link);
+    query.repliedAt = performance.now();
     restoreCase(query, reply);
-    (query.transport === 'tcp' ? link.tcpDuration : link.udpDuration).observe((performance.now() - query.sentAt) / 1000);
+    (query.transport === 'tcp' ? link.tcpDuration : link.udpDuration).observe((query.repliedAt - query.sentAt) / 1000);
     this.listener.onUpstreamReply(query, reply, link.server);
   }
 
