@@ -1,26 +1,36 @@
 /**
- * One measured run of one target: start it, warm it up, saturate it, pace it at a
- * fixed rate for latency, burst new names for dnsgate's hold time, read its RSS, stop.
+ * One measured run of one target: start it and read its idle RSS, warm it up, saturate
+ * it, pace it at fixed rates for CPU per query, latency and RSS under load, burst new
+ * names for dnsgate's hold time, stop.
  */
-import { runDnsperf, type DnsperfLoad } from './dnsperf.js';
+import { runDnsperf, type DnsperfLoad, type DnsperfReport } from './dnsperf.js';
 import { parseHistogram, subtractHistogram, type Bucket } from './histogram.js';
 import { PLAN } from './plan.js';
-import { rssBytes } from './rss.js';
+import { cpuSeconds, rssBytes } from './proc.js';
 import type { Scope } from './scope.js';
 import { TargetUnavailable, type BenchSetup, type RunningTarget, type Target } from './targets/target.js';
 
 const HOLD_METRIC = 'dnsgate_hold_duration_seconds';
+const ENTRIES_METRIC = 'dnsgate_allowed_entries';
+const RSS_SAMPLE_MS = 200;
 
 export interface MeasuredRun {
   available: true;
   qps: number;
   /** Lost share of the saturating run's queries, in percent. */
   lostPercent: number;
+  /** CPU seconds of the target (and its children) over the PLAN.cpuQps window, and the queries answered in it. */
+  cpu: { seconds: number; answered: number };
   /** Answered queries' latencies at PLAN.latencyQps, in µs. */
   latenciesUs: number[];
-  /** Queries lost at the fixed rate. */
+  /** Queries lost at the fixed rates. */
   pacedLost: number;
-  rssBytes: number;
+  /** RSS once started, before any query. */
+  idleRssBytes: number;
+  /** The largest RSS sampled at PLAN.memoryQps and after it. */
+  loadRssBytes: number;
+  /** Allowed-map entries when the load RSS was read (dnsgate with policies only). */
+  allowedEntries: number | undefined;
   /** Hold times during the burst, when the target measures them and exports the metric. */
   hold: Bucket[] | undefined;
   notes: string[];
@@ -28,17 +38,48 @@ export interface MeasuredRun {
 
 export type TargetRun = MeasuredRun | { available: false; reason: string };
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function scrapeMetrics(running: RunningTarget): Promise<string | undefined> {
+  if (running.adminPort === undefined) return undefined;
+  return (await running.place.get(`http://127.0.0.1:${running.adminPort}/metrics`))?.body;
+}
+
 /** Hold-time histogram of what a burst of names new to the target caused. */
 async function holdUnderBurst(running: RunningTarget, setup: BenchSetup, load: (overrides: Partial<DnsperfLoad>) => Promise<unknown>): Promise<Bucket[] | undefined> {
   const scrape = async (): Promise<Bucket[] | undefined> => {
-    const reply = await running.place.get(`http://127.0.0.1:${running.adminPort}/metrics`);
-    return reply && parseHistogram(reply.body, HOLD_METRIC);
+    const body = await scrapeMetrics(running);
+    return body === undefined ? undefined : parseHistogram(body, HOLD_METRIC);
   };
   const before = await scrape();
   if (before === undefined) return undefined;
   await load({ queryFile: setup.workload.burstQueriesFile, passes: 1, maxQps: PLAN.burstQps, clients: 1 });
   const after = await scrape();
   return after && subtractHistogram(after, before);
+}
+
+/** Runs `work` while sampling the RSS of `pid`; returns its result and the largest sample. */
+async function withPeakRss<T>(pid: number, work: Promise<T>): Promise<{ result: T; peakRssBytes: number }> {
+  let peak = rssBytes(pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), RSS_SAMPLE_MS);
+  try {
+    const result = await work;
+    return { result, peakRssBytes: Math.max(peak, rssBytes(pid)) };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/** CPU seconds of `pid` over `work`. */
+async function cpuOver(pid: number, work: Promise<DnsperfReport>): Promise<{ seconds: number; answered: number; lost: number }> {
+  const before = cpuSeconds(pid);
+  const report = await work;
+  return { seconds: cpuSeconds(pid) - before, answered: report.completed, lost: report.lost };
+}
+
+function gauge(metricsText: string | undefined, name: string): number | undefined {
+  const match = metricsText && new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metricsText);
+  return match ? Number(match[1]) : undefined;
 }
 
 export async function measureTarget(target: Target, setup: BenchSetup, scope: Scope): Promise<TargetRun> {
@@ -51,9 +92,14 @@ export async function measureTarget(target: Target, setup: BenchSetup, scope: Sc
   }
   const load = (overrides: Partial<DnsperfLoad>) =>
     runDnsperf({ server: running.address, port: running.port, source: setup.clientAddress, queryFile: setup.workload.mixedQueriesFile, clients: PLAN.clients, place: running.place, ...overrides }, scope);
+  await sleep(PLAN.idleSeconds * 1000);
+  const idleRssBytes = rssBytes(running.pid);
   await load({ seconds: PLAN.warmupSeconds });
   const saturated = await load({ seconds: PLAN.saturateSeconds });
+  const cpu = await cpuOver(running.pid, load({ seconds: PLAN.cpuSeconds, maxQps: PLAN.cpuQps }));
   const paced = await load({ seconds: PLAN.latencySeconds, maxQps: PLAN.latencyQps, perQuery: true });
+  const memory = await withPeakRss(running.pid, load({ seconds: PLAN.memorySeconds, maxQps: PLAN.memoryQps }));
+  const allowedEntries = gauge(await scrapeMetrics(running), ENTRIES_METRIC);
   const hold = target.measuresHold ? await holdUnderBurst(running, setup, load) : undefined;
   const notes = (await running.unexercised?.()) ?? [];
   if (target.measuresHold && hold === undefined) notes.push(`no ${HOLD_METRIC} metric, so hold time was not measured`);
@@ -61,9 +107,12 @@ export async function measureTarget(target: Target, setup: BenchSetup, scope: Sc
     available: true,
     qps: saturated.qps,
     lostPercent: (100 * saturated.lost) / Math.max(1, saturated.sent),
+    cpu: { seconds: cpu.seconds, answered: cpu.answered },
     latenciesUs: paced.latenciesUs,
-    pacedLost: paced.lost,
-    rssBytes: rssBytes(running.pid),
+    pacedLost: paced.lost + cpu.lost + memory.result.lost,
+    idleRssBytes,
+    loadRssBytes: Math.max(memory.peakRssBytes, rssBytes(running.pid)),
+    allowedEntries,
     hold,
     notes,
   };

@@ -1,5 +1,6 @@
 /** The run's results: what bench/results.json holds, and the tables printed from it. */
 import { cpus, loadavg, release, totalmem } from 'node:os';
+import type { ChurnResult } from './churn.js';
 import type { Goal, Ratio } from './goals.js';
 import type { Figure } from './micro/measure.js';
 import { PLAN } from './plan.js';
@@ -21,7 +22,10 @@ export interface BenchResults {
   targets: TargetSummary[];
   /** Latency of knot direct at the fixed rate: what the added latencies are relative to. */
   baselineLatency: TargetSummary['latency'];
+  /** CPU per query of each target over the bare relay's. */
+  cpuRatios: Ratio[];
   ratios: Ratio[];
+  churn: ChurnResult | undefined;
   goals: Goal[];
   micro: Figure[];
 }
@@ -39,15 +43,18 @@ function markdownTable(header: readonly string[], rows: readonly (readonly strin
   return lines.map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
 
-function targetRow(target: TargetSummary): string[] {
-  if (target.qps === undefined) return [target.name, 'not available', dash, dash, dash, dash, dash];
+function targetRow(target: TargetSummary, cpuRatio: number | undefined): string[] {
+  if (target.qps === undefined) return [target.name, 'not available', dash, dash, dash, dash, dash, dash, dash, dash];
   const added = target.addedLatency;
   return [
     target.name,
+    target.cpuUsPerQuery === undefined ? dash : fixed(target.cpuUsPerQuery, 1),
+    cpuRatio === undefined ? dash : `${fixed(cpuRatio, 2)}×`,
     (target.qpsByRound ?? []).map(integer).join(' / '),
     integer(target.qps),
     `${fixed(target.lostPercent ?? 0, 2)}%`,
     added ? [added.averageUs, added.p50Us, added.p99Us].map(integer).join(' / ') : dash,
+    fixed(target.idleRssMb ?? 0, 1),
     fixed(target.rssMb ?? 0, 1),
     target.holdP99Ms === undefined ? dash : fixed(target.holdP99Ms, 2),
   ];
@@ -65,19 +72,40 @@ function shortfall(goal: Goal): string {
   return `missed (${fixed(factor, 1)}× off)`;
 }
 
+function churnLine(churn: ChurnResult): string {
+  const bounds = Object.entries(churn.boundMetrics).map(([name, value]) => `${name} ${integer(value)}`);
+  return [
+    `Churn: ${integer(churn.names)} never-seen names at ${PLAN.churnQps}/s for ${integer(churn.seconds)} s (${integer(churn.answered)} answered);`,
+    `RSS ${fixed(churn.startRssMb, 1)} MB before, peak ${fixed(churn.firstHalfPeakMb, 1)} MB in the first half and ${fixed(churn.secondHalfPeakMb, 1)} MB in the second`,
+    bounds.length > 0 ? `; bounds: ${bounds.join(', ')}.` : '.',
+  ].join(' ');
+}
+
 export function formatReport(results: BenchResults): string {
   const base = results.baselineLatency;
   const sections = [
     `dnsgate benchmark, ${results.date}: ${results.machine.cores} × ${results.machine.cpu}, Linux ${results.machine.kernel}, Node ${results.node}, load average ${fixed(results.machine.loadAverageAtStart, 2)} at start, ${Math.round(results.durationSeconds)} s`,
     markdownTable(
-      ['target', 'QPS by round', 'QPS', 'lost', `added latency at ${PLAN.latencyQps} QPS, avg / p50 / p99 (µs)`, 'RSS (MB)', 'hold p99 (ms)'],
-      results.targets.map(targetRow),
-      [false, true, true, true, true, true, true],
+      [
+        'target',
+        `CPU per query at ${PLAN.cpuQps} QPS (µs)`,
+        'CPU × bare relay',
+        'QPS by round',
+        'QPS',
+        'lost',
+        `added latency at ${PLAN.latencyQps} QPS, avg / p50 / p99 (µs)`,
+        'RSS idle (MB)',
+        `RSS at ${PLAN.memoryQps} QPS (MB)`,
+        'hold p99 (ms)',
+      ],
+      results.targets.map((target) => targetRow(target, results.cpuRatios.find((ratio) => ratio.name === target.name)?.value)),
+      [false, true, true, true, true, true, true, true, true, true],
     ),
   ];
   if (base !== undefined) sections.push(`Added latency is over knot direct, whose own latency was avg ${integer(base.averageUs)} / p50 ${integer(base.p50Us)} / p99 ${integer(base.p99Us)} µs.`);
   const notes = results.targets.flatMap((target) => (target.unavailable !== undefined ? [`${target.name}: not available: ${target.unavailable}`] : target.notes.map((note) => `${target.name}: ${note}`)));
   if (notes.length > 0) sections.push(notes.map((note) => `- ${note}`).join('\n'));
+  if (results.churn !== undefined) sections.push(churnLine(results.churn));
   sections.push(markdownTable(['throughput ratio', 'value'], results.ratios.map((ratio) => [ratio.name, ratio.value === undefined ? dash : `${fixed(ratio.value, 2)}×`]), [false, true]));
   sections.push(markdownTable(['target', 'measured', 'status', 'note'], results.goals.map((goal) => [goal.goal, goalMeasured(goal), shortfall(goal), goal.note ?? '']), [false, true, false, false]));
   sections.push(markdownTable(['micro-benchmark', 'value'], results.micro.map((figure) => [figure.name, `${Number.isInteger(figure.value) ? integer(figure.value) : fixed(figure.value, 1)} ${figure.unit}`]), [false, true]));

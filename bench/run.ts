@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: dnsgate against a bare Node relay, dnsmasq, dnsdist and knot
- * itself, driven by dnsperf on loopback; then the micro-benchmarks. Prints the
- * results as tables and writes them to bench/results.json.
+ * itself, driven by dnsperf on loopback; then the churn run and the micro-benchmarks.
+ * Prints the results as tables and writes them to bench/results.json.
+ *
+ *   npm run bench [-- --churn-seconds N]   (the churn run lasts PLAN.churnSeconds unless told; 1800 for the long one)
  *
  * Targets are measured in turn, and the whole sequence twice, so that drift of the
  * machine over the run falls on every target alike.
@@ -13,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { installMissing } from '../test/helpers/debian.js';
 import { startKnot } from '../test/helpers/dns-servers.js';
 import { LoopbackSubnet } from '../test/helpers/net.js';
-import { judgeGoals, throughputRatios } from './goals.js';
+import { measureChurn } from './churn.js';
+import { cpuRatio, judgeGoals, throughputRatios } from './goals.js';
 import { measureTarget, type TargetRun } from './measure-target.js';
 import { benchAllowedMap } from './micro/allowed-map.js';
 import { benchCodec } from './micro/codec.js';
@@ -61,7 +64,16 @@ async function measureAll(setup: BenchSetup, scope: Scope): Promise<Map<Target, 
   return runs;
 }
 
-async function bench(scope: Scope): Promise<BenchResults> {
+/** `--churn-seconds N` from the command line, else the plan's. */
+function churnSeconds(argv: readonly string[]): number {
+  const at = argv.indexOf('--churn-seconds');
+  if (at < 0) return PLAN.churnSeconds;
+  const seconds = Number(argv[at + 1]);
+  if (!(seconds > 0)) throw new Error(`--churn-seconds needs a positive number of seconds, not ${argv[at + 1]}`);
+  return seconds;
+}
+
+async function bench(scope: Scope, churnFor: number): Promise<BenchResults> {
   const started = performance.now();
   const host = machine();
   const missing = installMissing(TOOLS, 'the benchmark');
@@ -77,7 +89,11 @@ async function bench(scope: Scope): Promise<BenchResults> {
   const knot = await startKnot(knotAddress, workload.zones);
   scope.defer(() => knot.stop());
 
-  const runs = await measureAll({ knot, workload, targetAddress: net.address(3), clientAddress }, scope);
+  const setup: BenchSetup = { knot, workload, targetAddress: net.address(3), clientAddress };
+  const runs = await measureAll(setup, scope);
+  console.error(`churn run: ${churnFor} s`);
+  const churnScope = scope.child();
+  const churn = await measureChurn(setup, dir, churnFor, churnScope).finally(() => churnScope.close());
   console.error('micro-benchmarks');
   const micro: Figure[] = [];
   for (const suite of MICRO_SUITES) micro.push(...(await suite()));
@@ -94,8 +110,10 @@ async function bench(scope: Scope): Promise<BenchResults> {
     durationSeconds: (performance.now() - started) / 1000,
     targets,
     baselineLatency: baseline.latency,
+    cpuRatios: TARGETS.map((target) => ({ name: target.name, value: cpuRatio(byName, target.name) })),
     ratios: throughputRatios(byName),
-    goals: judgeGoals(byName, micro),
+    churn,
+    goals: judgeGoals(byName, micro, churn),
     micro,
   };
 }
@@ -108,7 +126,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 try {
-  const results = await bench(scope);
+  const results = await bench(scope, churnSeconds(process.argv.slice(2)));
   writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(formatReport(results));
   console.error(`results written to ${RESULTS_FILE}`);

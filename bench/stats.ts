@@ -1,9 +1,13 @@
 /** Summaries of samples. */
 
+export function sum(values: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < values.length; i++) total += values[i];
+  return total;
+}
+
 export function mean(values: ArrayLike<number>): number {
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += values[i];
-  return values.length === 0 ? NaN : sum / values.length;
+  return values.length === 0 ? NaN : sum(values) / values.length;
 }
 
 /** The q-quantile (0 < q ≤ 1) of ascending `sorted`, by nearest rank. */

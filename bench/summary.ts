@@ -1,7 +1,7 @@
 /** One target's figures with its rounds combined. */
 import { addHistograms, histogramCount, histogramQuantile } from './histogram.js';
 import type { MeasuredRun, TargetRun } from './measure-target.js';
-import { mean, summarizeLatencies, type LatencySummary } from './stats.js';
+import { mean, sum, summarizeLatencies, type LatencySummary } from './stats.js';
 
 export interface AddedLatency {
   averageUs: number;
@@ -21,8 +21,14 @@ export interface TargetSummary {
   latency?: LatencySummary;
   /** `latency` minus knot direct's, statistic by statistic. */
   addedLatency?: AddedLatency;
-  /** The larger of the rounds' end-of-run RSS. */
+  /** CPU time per answered query at PLAN.cpuQps, both rounds together, in µs. */
+  cpuUsPerQuery?: number;
+  /** The larger of the rounds' RSS once started, before any query. */
+  idleRssMb?: number;
+  /** The larger of the rounds' peak RSS at PLAN.memoryQps. */
   rssMb?: number;
+  /** The fewest allowed-map entries any round held when its RSS under load was read. */
+  allowedEntries?: number;
   heldAnswers?: number;
   holdP99Ms?: number;
   notes: string[];
@@ -33,18 +39,22 @@ export function summarizeTarget(name: string, runs: readonly TargetRun[]): Targe
   const failures = runs.flatMap((run) => (run.available ? [] : [run.reason]));
   if (measured.length === 0) return { name, unavailable: failures.join('; '), notes: [] };
   const notes = [...new Set([...measured.flatMap((run) => run.notes), ...failures.map((reason) => `a round could not run: ${reason}`)])];
-  const pacedLost = measured.reduce((sum, run) => sum + run.pacedLost, 0);
-  if (pacedLost > 0) notes.push(`${pacedLost} queries lost at the fixed rate`);
+  const pacedLost = sum(measured.map((run) => run.pacedLost));
+  if (pacedLost > 0) notes.push(`${pacedLost} queries lost at the fixed rates`);
   const holds = measured.flatMap((run) => (run.hold ? [run.hold] : []));
   const hold = holds.length > 0 ? holds.reduce(addHistograms) : undefined;
   const holdP99 = hold && histogramQuantile(hold, 0.99);
+  const entries = measured.flatMap((run) => (run.allowedEntries === undefined ? [] : [run.allowedEntries]));
   return {
     name,
     qpsByRound: measured.map((run) => run.qps),
     qps: mean(measured.map((run) => run.qps)),
     lostPercent: mean(measured.map((run) => run.lostPercent)),
     latency: summarizeLatencies(measured.flatMap((run) => run.latenciesUs)),
-    rssMb: Math.max(...measured.map((run) => run.rssBytes)) / 2 ** 20,
+    cpuUsPerQuery: (1e6 * sum(measured.map((run) => run.cpu.seconds))) / sum(measured.map((run) => run.cpu.answered)),
+    idleRssMb: Math.max(...measured.map((run) => run.idleRssBytes)) / 2 ** 20,
+    rssMb: Math.max(...measured.map((run) => run.loadRssBytes)) / 2 ** 20,
+    allowedEntries: entries.length > 0 ? Math.min(...entries) : undefined,
     heldAnswers: hold && histogramCount(hold),
     holdP99Ms: holdP99 === undefined ? undefined : holdP99 * 1000,
     notes,

@@ -1,9 +1,9 @@
 /**
  * The Kubernetes side of the workload: the load's source address is a pod, and a
- * Calico v3 NetworkPolicy selects it and allows the allowed and burst names.
+ * Calico v3 NetworkPolicy selects it and allows the allowed and burst names and the churn wildcard.
  */
 import { stringify } from 'yaml';
-import { ALLOWED, BURST } from './names.js';
+import { ALLOWED, BURST, CHURN_WILDCARD } from './names.js';
 
 export const CLIENT_NAMESPACE = 'bench';
 export const CLIENT_POD = 'load-client';
@@ -18,7 +18,7 @@ export function policyYaml(): string {
       types: ['Egress'],
       egress: [
         { action: 'Allow', protocol: 'UDP', destination: { ports: [53] } },
-        { action: 'Allow', destination: { domains: [...ALLOWED, ...BURST] } },
+        { action: 'Allow', destination: { domains: [...ALLOWED, ...BURST, CHURN_WILDCARD] } },
       ],
     },
   });

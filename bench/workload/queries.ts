@@ -1,5 +1,5 @@
-/** dnsperf query files: the steady mix, and the burst of names asked once. */
-import { ALLOWED, BURST, DENIED, MISSING } from './names.js';
+/** dnsperf query files: the steady mix, the burst of names asked once, and the churn of never-seen names. */
+import { ALLOWED, BURST, DENIED, MISSING, churnName } from './names.js';
 
 interface Stream {
   names: readonly string[];
@@ -30,4 +30,9 @@ export function mixedQueries(): string[] {
 
 export function burstQueries(): string[] {
   return BURST.map((name) => `${name} A`);
+}
+
+/** `count` distinct names under the churn wildcard, each asked once. */
+export function churnQueries(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${churnName(i)} A`);
 }
