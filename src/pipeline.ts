@@ -88,7 +88,8 @@ export interface PipelineParts {
 
 /** An answer waiting for the dataplane, with its walk and origin; its own hold deadline. */
 export class HeldAnswer implements Deadline {
-  timerToken = 0;
+  timerSlot = -1;
+  timerIndex = -1;
 
   constructor(
     readonly query: Query,

@@ -19,7 +19,8 @@ export const enum QueryStage {
 }
 
 export class Query implements Deadline {
-  timerToken = 0;
+  timerSlot = -1;
+  timerIndex = -1;
   stage = QueryStage.Upstream;
   pod: Pod | undefined = undefined;
 

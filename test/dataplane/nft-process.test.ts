@@ -47,14 +47,23 @@ test('each transaction is acknowledged once applied; a refused one rejects with 
   try {
     await nft.run('add table inet driver\nadd set inet driver s { type ipv4_addr; flags timeout; }\n');
     assert.match(await listRuleset(), /set s/);
-    const refused = nft.run('add element inet driver s { 192.0.2.1 timeout 10s }\nadd element inet driver nosuchset { 192.0.2.2 }\n');
-    await assert.rejects(refused, (error: Error) => {
+    // A short transaction goes as one input line, a long one through a file: both are all or nothing.
+    const shortRefused = nft.run('add element inet driver s { 192.0.2.1 timeout 10s }\nadd element inet driver nosuchset { 192.0.2.2 }\n');
+    await assert.rejects(shortRefused, (error: Error) => {
       assert.ok(error instanceof NftError);
-      assert.match(error.message, /No such file or directory: add element inet driver nosuchset \{ 192\.0\.2\.2 \}$/);
+      assert.match(error.message, /^No such file or directory: add element inet driver nosuchset \{ 192\.0\.2\.2 \}$/);
+      assert.doesNotMatch(error.report, /transaction\.nft/, 'sent inline, not through the file');
+      return true;
+    });
+    const many = Array.from({ length: 50 }, (_, i) => `192.0.2.${i + 1} timeout 10s`).join(', ');
+    const longRefused = nft.run(`add element inet driver s { ${many} }\nadd element inet driver nosuchset { 192.0.2.2 }\n`);
+    await assert.rejects(longRefused, (error: Error) => {
+      assert.ok(error instanceof NftError);
+      assert.match(error.message, /^No such file or directory: add element inet driver nosuchset \{ 192\.0\.2\.2 \}$/);
       assert.match(error.report, /transaction\.nft:2:/);
       return true;
     });
-    assert.ok(!(await listRuleset()).includes('192.0.2.1'), 'the transaction was all or nothing');
+    assert.ok(!(await listRuleset()).includes('192.0.2.1'), 'the transactions were all or nothing');
     await Promise.all([1, 2, 3].map((i) => nft.run(`add element inet driver s { 192.0.2.${i} timeout 10s }\n`)));
     assert.match(await listRuleset(), /192\.0\.2\.1.*192\.0\.2\.2.*192\.0\.2\.3/s);
     assert.deepEqual(exits, []);

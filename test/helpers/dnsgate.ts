@@ -72,9 +72,9 @@ export interface DnsgateProcess {
   exited: Promise<number | string>;
 }
 
-/** The real `dnsgate` CLI as a child process, on the host unless `place` says otherwise. */
-export function spawnDnsgate(args: readonly string[], place: Place = HOST, env: NodeJS.ProcessEnv = process.env): DnsgateProcess {
-  const child = spawn(...place.command(process.execPath, [CLI, ...args]), { stdio: ['ignore', 'pipe', 'pipe'], env });
+/** The real `dnsgate` CLI as a child process, on the host unless `place` says otherwise; `nodeFlags` go to node before the script. */
+export function spawnDnsgate(args: readonly string[], place: Place = HOST, env: NodeJS.ProcessEnv = process.env, nodeFlags: readonly string[] = []): DnsgateProcess {
+  const child = spawn(...place.command(process.execPath, [...nodeFlags, CLI, ...args]), { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -105,10 +105,15 @@ export class DnsgateStartError extends Error {
 }
 
 /** Spawns the CLI and waits for its admin `/readyz` to answer 200; kills it when that fails. */
-export async function spawnReadyDnsgate(address: string, args: readonly string[], place: Place = HOST): Promise<DnsgateProcess & { port: number; adminPort: number }> {
+export async function spawnReadyDnsgate(
+  address: string,
+  args: readonly string[],
+  place: Place = HOST,
+  nodeFlags: readonly string[] = [],
+): Promise<DnsgateProcess & { port: number; adminPort: number }> {
   const port = await freePort(address);
   const adminPort = await freePort('127.0.0.1');
-  const proc = spawnDnsgate(['serve', '--listen', `${address}:${port}`, '--admin', `127.0.0.1:${adminPort}`, ...args], place);
+  const proc = spawnDnsgate(['serve', '--listen', `${address}:${port}`, '--admin', `127.0.0.1:${adminPort}`, ...args], place, process.env, nodeFlags);
   let exitCode: number | string | undefined;
   void proc.exited.then((code) => (exitCode = code));
   try {

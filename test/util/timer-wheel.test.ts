@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { TimerWheel, type Deadline } from '../../src/util/timer-wheel.js';
 
 function item(fired: string[], name: string): Deadline {
-  return { timerToken: 0, onDeadline: () => fired.push(name) };
+  return { timerSlot: -1, timerIndex: -1, onDeadline: () => fired.push(name) };
 }
 
 test('items fire once their delay has passed, in any slot and across turns', () => {
@@ -63,7 +65,7 @@ test('what a deadline schedules is placed against the settled wheel', () => {
   let now = 0;
   const wheel = new TimerWheel(10, 64, () => now);
   const fired: string[] = [];
-  const chained: Deadline = { timerToken: 0, onDeadline: () => { fired.push('first'); wheel.schedule(item(fired, 'second'), 50); } };
+  const chained: Deadline = { timerSlot: -1, timerIndex: -1, onDeadline: () => { fired.push('first'); wheel.schedule(item(fired, 'second'), 50); } };
   wheel.schedule(chained, 20);
   now = 100; // several ticks at once
   wheel.tick();
@@ -71,4 +73,23 @@ test('what a deadline schedules is placed against the settled wheel', () => {
   now = 155;
   wheel.tick();
   assert.deepEqual(fired, ['first', 'second']);
+});
+
+test('a cancelled item is let go at once, not kept until its slot comes round', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const wheel = new TimerWheel(10, 64, () => 0);
+  const fired: string[] = [];
+  const kept = item(fired, 'kept');
+  let cancelled: Deadline | undefined = item(fired, 'cancelled');
+  const ref = new WeakRef(cancelled);
+  wheel.schedule(kept, 100);
+  wheel.schedule(cancelled, 100);
+  wheel.cancel(cancelled);
+  cancelled = undefined;
+  // WeakRef targets stay alive until the current job ends.
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  assert.equal(ref.deref(), undefined, 'the wheel still referred to the cancelled item');
+  wheel.clear();
 });
