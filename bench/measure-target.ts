@@ -11,6 +11,8 @@ import type { Scope } from './scope.js';
 import { TargetUnavailable, type BenchSetup, type RunningTarget, type Target } from './targets/target.js';
 
 const HOLD_METRIC = 'dnsgate_hold_duration_seconds';
+/** The dataplane's round trip per batch: the part of a hold spent outside dnsgate's event loop. */
+const BATCH_METRIC = 'dnsgate_dataplane_batch_duration_seconds';
 const ENTRIES_METRIC = 'dnsgate_allowed_entries';
 const RSS_SAMPLE_MS = 200;
 
@@ -33,6 +35,8 @@ export interface MeasuredRun {
   allowedEntries: number | undefined;
   /** Hold times during the burst, when the target measures them and exports the metric. */
   hold: Bucket[] | undefined;
+  /** Dataplane batch durations during the burst. */
+  batches: Bucket[] | undefined;
   notes: string[];
 }
 
@@ -45,17 +49,24 @@ async function scrapeMetrics(running: RunningTarget): Promise<string | undefined
   return (await running.place.get(`http://127.0.0.1:${running.adminPort}/metrics`))?.body;
 }
 
-/** Hold-time histogram of what a burst of names new to the target caused. */
-async function holdUnderBurst(running: RunningTarget, setup: BenchSetup, load: (overrides: Partial<DnsperfLoad>) => Promise<unknown>): Promise<Bucket[] | undefined> {
-  const scrape = async (): Promise<Bucket[] | undefined> => {
+/** Hold-time and batch-duration histograms of what a burst of names new to the target caused. */
+async function holdUnderBurst(
+  running: RunningTarget,
+  setup: BenchSetup,
+  load: (overrides: Partial<DnsperfLoad>) => Promise<unknown>,
+): Promise<{ hold: Bucket[] | undefined; batches: Bucket[] | undefined }> {
+  const scrape = async (name: string): Promise<Bucket[] | undefined> => {
     const body = await scrapeMetrics(running);
-    return body === undefined ? undefined : parseHistogram(body, HOLD_METRIC);
+    return body === undefined ? undefined : parseHistogram(body, name);
   };
-  const before = await scrape();
-  if (before === undefined) return undefined;
+  const [holdBefore, batchesBefore] = [await scrape(HOLD_METRIC), await scrape(BATCH_METRIC)];
+  if (holdBefore === undefined) return { hold: undefined, batches: undefined };
   await load({ queryFile: setup.workload.burstQueriesFile, passes: 1, maxQps: PLAN.burstQps, clients: 1 });
-  const after = await scrape();
-  return after && subtractHistogram(after, before);
+  const [holdAfter, batchesAfter] = [await scrape(HOLD_METRIC), await scrape(BATCH_METRIC)];
+  return {
+    hold: holdAfter && subtractHistogram(holdAfter, holdBefore),
+    batches: batchesAfter && batchesBefore && subtractHistogram(batchesAfter, batchesBefore),
+  };
 }
 
 /** Runs `work` while sampling the RSS of `pid`; returns its result and the largest sample. */
@@ -100,7 +111,7 @@ export async function measureTarget(target: Target, setup: BenchSetup, scope: Sc
   const paced = await load({ seconds: PLAN.latencySeconds, maxQps: PLAN.latencyQps, perQuery: true });
   const memory = await withPeakRss(running.pid, load({ seconds: PLAN.memorySeconds, maxQps: PLAN.memoryQps }));
   const allowedEntries = gauge(await scrapeMetrics(running), ENTRIES_METRIC);
-  const hold = target.measuresHold ? await holdUnderBurst(running, setup, load) : undefined;
+  const { hold, batches } = target.measuresHold ? await holdUnderBurst(running, setup, load) : { hold: undefined, batches: undefined };
   const notes = (await running.unexercised?.()) ?? [];
   if (target.measuresHold && hold === undefined) notes.push(`no ${HOLD_METRIC} metric, so hold time was not measured`);
   return {
@@ -114,6 +125,7 @@ export async function measureTarget(target: Target, setup: BenchSetup, scope: Sc
     loadRssBytes: Math.max(memory.peakRssBytes, rssBytes(running.pid)),
     allowedEntries,
     hold,
+    batches,
     notes,
   };
 }

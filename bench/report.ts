@@ -105,6 +105,13 @@ export function formatReport(results: BenchResults): string {
   if (base !== undefined) sections.push(`Added latency is over knot direct, whose own latency was avg ${integer(base.averageUs)} / p50 ${integer(base.p50Us)} / p99 ${integer(base.p99Us)} µs.`);
   const notes = results.targets.flatMap((target) => (target.unavailable !== undefined ? [`${target.name}: not available: ${target.unavailable}`] : target.notes.map((note) => `${target.name}: ${note}`)));
   if (notes.length > 0) sections.push(notes.map((note) => `- ${note}`).join('\n'));
+  const batchLines = results.targets.flatMap((target) => {
+    const batches = target.batches;
+    if (batches === undefined || batches.count === 0) return [];
+    const p = (value: number | undefined) => (value === undefined ? dash : fixed(value, 2));
+    return [`- ${target.name}: ${integer(target.heldAnswers ?? 0)} held answers in ${integer(batches.count)} dataplane batches, batch round trip p50 ${p(batches.p50Ms)} / p99 ${p(batches.p99Ms)} ms, hold p99 ${p(target.holdP99Ms)} ms`];
+  });
+  if (batchLines.length > 0) sections.push(`Hold-time burst (${PLAN.burstQps} new names/s):\n${batchLines.join('\n')}`);
   if (results.churn !== undefined) sections.push(churnLine(results.churn));
   sections.push(markdownTable(['throughput ratio', 'value'], results.ratios.map((ratio) => [ratio.name, ratio.value === undefined ? dash : `${fixed(ratio.value, 2)}×`]), [false, true]));
   sections.push(markdownTable(['target', 'measured', 'status', 'note'], results.goals.map((goal) => [goal.goal, goalMeasured(goal), shortfall(goal), goal.note ?? '']), [false, true, false, false]));

@@ -31,6 +31,8 @@ export interface TargetSummary {
   allowedEntries?: number;
   heldAnswers?: number;
   holdP99Ms?: number;
+  /** Dataplane batches during the burst, and their p50 and p99 duration. */
+  batches?: { count: number; p50Ms: number | undefined; p99Ms: number | undefined };
   notes: string[];
 }
 
@@ -44,6 +46,9 @@ export function summarizeTarget(name: string, runs: readonly TargetRun[]): Targe
   const holds = measured.flatMap((run) => (run.hold ? [run.hold] : []));
   const hold = holds.length > 0 ? holds.reduce(addHistograms) : undefined;
   const holdP99 = hold && histogramQuantile(hold, 0.99);
+  const batchRuns = measured.flatMap((run) => (run.batches ? [run.batches] : []));
+  const batches = batchRuns.length > 0 ? batchRuns.reduce(addHistograms) : undefined;
+  const ms = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000);
   const entries = measured.flatMap((run) => (run.allowedEntries === undefined ? [] : [run.allowedEntries]));
   return {
     name,
@@ -57,6 +62,7 @@ export function summarizeTarget(name: string, runs: readonly TargetRun[]): Targe
     allowedEntries: entries.length > 0 ? Math.min(...entries) : undefined,
     heldAnswers: hold && histogramCount(hold),
     holdP99Ms: holdP99 === undefined ? undefined : holdP99 * 1000,
+    batches: batches && { count: histogramCount(batches), p50Ms: ms(histogramQuantile(batches, 0.5)), p99Ms: ms(histogramQuantile(batches, 0.99)) },
     notes,
   };
 }
