@@ -31,8 +31,8 @@ export interface ChurnResult {
   boundMetrics: Record<string, number>;
 }
 
-/** Metric lines that count what a bound dropped, evicted or capped. */
-const BOUND_METRIC = /^(dnsgate_[a-z_]*(?:dropped|evicted|capped|overflow)[a-z_]*)(?:\{[^}]*\})? (\S+)$/gm;
+/** Metric lines that count what a bound of the allowed map, learning or the DNS log dropped, evicted or capped. */
+const BOUND_METRIC = /^(dnsgate_(?:allowed|learn|log)[a-z_]*(?:dropped|evicted|capped|overflow)[a-z_]*)(?:\{[^}]*\})? (\S+)$/gm;
 
 export async function measureChurn(setup: BenchSetup, dir: string, seconds: number, scope: Scope): Promise<ChurnResult> {
   const names = Math.round(seconds * PLAN.churnQps);
