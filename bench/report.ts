@@ -76,8 +76,7 @@ function churnLine(churn: ChurnResult): string {
   const bounds = Object.entries(churn.boundMetrics).map(([name, value]) => `${name} ${integer(value)}`);
   return [
     `Churn: ${integer(churn.names)} never-seen names at ${PLAN.churnQps}/s for ${integer(churn.seconds)} s (${integer(churn.answered)} answered);`,
-    `RSS ${fixed(churn.startRssMb, 1)} MB before, peak ${fixed(churn.firstHalfPeakMb, 1)} MB in the first half and ${fixed(churn.secondHalfPeakMb, 1)} MB in the second`,
-    bounds.length > 0 ? `; bounds: ${bounds.join(', ')}.` : '.',
+    `RSS ${fixed(churn.startRssMb, 1)} MB before, peak ${fixed(churn.firstHalfPeakMb, 1)} MB in the first half and ${fixed(churn.secondHalfPeakMb, 1)} MB in the second${bounds.length > 0 ? `; bounds: ${bounds.join(', ')}` : ''}.`,
   ].join(' ');
 }
 
