@@ -6,6 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { metricSum, parseMetrics } from '../test/helpers/wire.js';
 import { runDnsperf } from './dnsperf.js';
 import { PLAN } from './plan.js';
 import { rssBytes } from './proc.js';
@@ -31,8 +32,8 @@ export interface ChurnResult {
   boundMetrics: Record<string, number>;
 }
 
-/** Metric lines that count what a bound of the allowed map, learning or the DNS log dropped, evicted or capped. */
-const BOUND_METRIC = /^(dnsgate_(?:allowed|learn|log)[a-z_]*(?:dropped|evicted|capped|overflow)[a-z_]*)(?:\{[^}]*\})? (\S+)$/gm;
+/** Metrics that count what a bound of the allowed map, learning or the DNS log dropped, evicted or capped. */
+const BOUND_METRIC = /^dnsgate_(?:allowed|learn|log)[a-z_]*(?:dropped|evicted|capped|overflow)[a-z_]*$/;
 
 export async function measureChurn(setup: BenchSetup, dir: string, seconds: number, scope: Scope): Promise<ChurnResult> {
   const names = Math.round(seconds * PLAN.churnQps);
@@ -50,8 +51,9 @@ export async function measureChurn(setup: BenchSetup, dir: string, seconds: numb
   samples.push(rssBytes(running.pid) / 2 ** 20);
   const half = Math.floor(samples.length / 2);
   const metrics = (await running.place.get(`http://127.0.0.1:${running.adminPort}/metrics`))?.body ?? '';
-  const boundMetrics: Record<string, number> = {};
-  for (const match of metrics.matchAll(BOUND_METRIC)) boundMetrics[match[1]] = (boundMetrics[match[1]] ?? 0) + Number(match[2]);
+  const values = parseMetrics(metrics);
+  const boundNames = new Set([...values.keys()].map((series) => series.split('{')[0]).filter((name) => BOUND_METRIC.test(name)));
+  const boundMetrics = Object.fromEntries([...boundNames].map((name) => [name, metricSum(values, name)]));
   return {
     seconds,
     names,

@@ -3,6 +3,7 @@
  * it, pace it at fixed rates for CPU per query, latency and RSS under load, burst new
  * names for dnsgate's hold time, stop.
  */
+import { metricSum, parseMetrics } from '../test/helpers/wire.js';
 import { runDnsperf, type DnsperfLoad, type DnsperfReport } from './dnsperf.js';
 import { parseHistogram, subtractHistogram, type Bucket } from './histogram.js';
 import { PLAN } from './plan.js';
@@ -88,11 +89,6 @@ async function cpuOver(pid: number, work: Promise<DnsperfReport>): Promise<{ sec
   return { seconds: cpuSeconds(pid) - before, answered: report.completed, lost: report.lost };
 }
 
-function gauge(metricsText: string | undefined, name: string): number | undefined {
-  const match = metricsText && new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metricsText);
-  return match ? Number(match[1]) : undefined;
-}
-
 export async function measureTarget(target: Target, setup: BenchSetup, scope: Scope): Promise<TargetRun> {
   let running: RunningTarget;
   try {
@@ -110,7 +106,8 @@ export async function measureTarget(target: Target, setup: BenchSetup, scope: Sc
   const cpu = await cpuOver(running.pid, load({ seconds: PLAN.cpuSeconds, maxQps: PLAN.cpuQps }));
   const paced = await load({ seconds: PLAN.latencySeconds, maxQps: PLAN.latencyQps, perQuery: true });
   const memory = await withPeakRss(running.pid, load({ seconds: PLAN.memorySeconds, maxQps: PLAN.memoryQps }));
-  const allowedEntries = gauge(await scrapeMetrics(running), ENTRIES_METRIC);
+  const metrics = await scrapeMetrics(running);
+  const allowedEntries = metrics === undefined ? undefined : metricSum(parseMetrics(metrics), ENTRIES_METRIC);
   const { hold, batches } = target.measuresHold ? await holdUnderBurst(running, setup, load) : { hold: undefined, batches: undefined };
   const notes = (await running.unexercised?.()) ?? [];
   if (target.measuresHold && hold === undefined) notes.push(`no ${HOLD_METRIC} metric, so hold time was not measured`);
