@@ -22,6 +22,7 @@ import { benchAllowedMap } from './micro/allowed-map.js';
 import { benchCodec } from './micro/codec.js';
 import { benchDomainIndex } from './micro/domain-index.js';
 import { benchNftablesResync } from './micro/nftables-resync.js';
+import { benchPolicyLoad } from './micro/policy-load.js';
 import { benchSelector } from './micro/selector.js';
 import type { Figure } from './micro/measure.js';
 import { PLAN } from './plan.js';
@@ -44,7 +45,7 @@ const REQUIRED = ['dnsperf', 'knotd', 'dig'];
 const TARGETS: readonly Target[] = [bareRelay, dnsgateMinimal, dnsgateFull, dnsgateFullNftables, dnsmasq, dnsdist, knotDirect];
 
 /** Each suite returns its figures; a suite's module only has to be imported and listed here. */
-const MICRO_SUITES: readonly (() => Figure[] | Promise<Figure[]>)[] = [benchAllowedMap, benchCodec, benchDomainIndex, benchSelector, benchNftablesResync];
+const MICRO_SUITES: readonly (() => Figure[] | Promise<Figure[]>)[] = [benchAllowedMap, benchCodec, benchDomainIndex, benchSelector, benchNftablesResync, benchPolicyLoad];
 
 const RESULTS_FILE = fileURLToPath(new URL('../../bench/results.json', import.meta.url));
 

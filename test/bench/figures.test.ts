@@ -6,6 +6,7 @@ import { judgeGoals, throughputRatios } from '../../bench/goals.js';
 import { histogramQuantile, parseHistogram, subtractHistogram } from '../../bench/histogram.js';
 import { ALLOWED_MAP_RSS } from '../../bench/micro/allowed-map.js';
 import { NFTABLES_RESYNC } from '../../bench/micro/nftables-resync.js';
+import { POLICY_LOAD_FILE_MS, POLICY_LOAD_FILE_PEAK, POLICY_LOAD_SETS_MS, POLICY_LOAD_SETS_PEAK } from '../../bench/micro/policy-load.js';
 import { parseProcStat, parseVmRssBytes } from '../../bench/proc.js';
 import { summarizeLatencies } from '../../bench/stats.js';
 import type { TargetSummary } from '../../bench/summary.js';
@@ -123,8 +124,22 @@ test('ratios and targets: met, missed, and not measured with the reason', () => 
     [1.5, 'met'],
     [undefined, 'not measured'],
     [undefined, 'not measured'],
+    [undefined, 'not measured'],
+    [undefined, 'not measured'],
   ]);
   assert.match(goals[2].note ?? '', /only 9000 learnt entries/);
   assert.match(goals[9].note ?? '', /not available: no nftables dataplane/);
   assert.match(goals[13].note ?? '', /no policy-load micro-benchmark/);
+  const loaded = judgeGoals(targets, [
+    { name: POLICY_LOAD_SETS_MS, value: 4_200, unit: 'ms' },
+    { name: POLICY_LOAD_SETS_PEAK, value: 610, unit: 'MB' },
+    { name: POLICY_LOAD_FILE_MS, value: 9_000, unit: 'ms' },
+    { name: POLICY_LOAD_FILE_PEAK, value: 300, unit: 'MB' },
+  ]).slice(-4);
+  assert.deepEqual(loaded.map((goal) => [goal.measured, goal.status]), [
+    [4.2, 'met'],
+    [610, 'missed'],
+    [9, 'met'],
+    [300, 'met'],
+  ]);
 });
