@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeFixture } from '../helpers/cluster.js';
@@ -175,25 +175,28 @@ test('nft dying is reported, nft is restarted and the table resynced; learning g
  * Every change of /readyz, seen from inside the node namespace, until it has been
  * unready and ready again (or `timeoutMs` passed).
  */
-async function pollReadiness(timeoutMs: number): Promise<{ status: number; body: string }[]> {
-  const script = `const states = []; const end = Date.now() + ${timeoutMs};
+async function pollReadiness(timeoutMs: number, polling: string): Promise<{ status: number; body: string }[]> {
+  const script = `import { writeFileSync } from 'node:fs';
+const states = []; const end = Date.now() + ${timeoutMs};
 while (Date.now() < end && !(states.some((s) => s.status === 503) && states.at(-1).status === 200)) {
   const r = await fetch(process.argv[1]).catch(() => undefined);
   const state = r ? { status: r.status, body: await r.text() } : { status: 0, body: '' };
   if (states.at(-1)?.status !== state.status) states.push(state);
+  if (states.length === 1) writeFileSync(process.argv[2], '');
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 process.stdout.write(JSON.stringify(states));`;
-  const [file, args] = topology.node.command(process.execPath, ['--input-type=module', '-e', script, `http://${ADMIN}/readyz`]);
+  const [file, args] = topology.node.command(process.execPath, ['--input-type=module', '-e', script, `http://${ADMIN}/readyz`, polling]);
   const { stdout } = await run(file, args);
   return JSON.parse(stdout) as { status: number; body: string }[];
 }
 
 test('a failed batch is counted, shows in /readyz, and the resync that follows puts the table back', { skip }, async () => {
   // The unready time lasts until the resync a second after the failure: a poller that
-  // runs throughout sees it however slow the machine is.
-  const readiness = pollReadiness(15_000);
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // runs throughout sees it however slow the machine is, once it has started polling.
+  const polling = join(fixture, 'readiness-polling');
+  const readiness = pollReadiness(15_000, polling);
+  await waitFor(() => existsSync(polling), 10_000, 'the readiness poller to start');
   await nftIn(topology.node, 'delete', 'table', 'inet', TABLE);
   // The batch that should carry this name's IP finds no table: the answer is released without it.
   await webA.agent.resolveConnect('n42.allowed.world', webA.gateway, 443, 300);
