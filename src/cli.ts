@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { explainCommand } from './commands/explain.js';
+import { recommendCommand } from './commands/recommend.js';
 import { serveCommand } from './commands/serve.js';
 import { validateCommand } from './commands/validate.js';
 import { ConfigError } from './util/errors.js';
@@ -24,6 +25,7 @@ const program = new Command('dnsgate')
 program.addCommand(serveCommand());
 program.addCommand(validateCommand());
 program.addCommand(explainCommand());
+program.addCommand(recommendCommand());
 program
   .command('version')
   .description('print the version')

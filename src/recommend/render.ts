@@ -1,0 +1,139 @@
+/**
+ * Recommended policies as Calico YAML: a header saying what they were built from, then
+ * per workload a NetworkPolicy (or StagedNetworkPolicy) with the DNS carve-out and one
+ * Allow rule for the names, optionally through a NetworkSet. A workload no selector can
+ * pick alone is written commented out, with the reason.
+ */
+import { stringify } from 'yaml';
+import type { Exclusions, Recommendation, WorkloadRecommendation } from './recommend.js';
+import type { Observation } from './workloads.js';
+
+export interface RenderOptions {
+  staged: boolean;
+  networkSet: boolean;
+  minCount: number;
+  wildcardMin: number;
+}
+
+export interface RenderSource {
+  files: readonly string[];
+  unreadableLines: number;
+  observation: Observation;
+}
+
+/** Label that ties a recommended NetworkSet to the rule that selects it. */
+export const NETWORK_SET_LABEL = 'dnsgate.io/egress-domains';
+const MAX_NAME = 200;
+
+/** As CoreDNS runs in every cluster: UDP and TCP 53 to the kube-dns pods of kube-system. */
+function dnsCarveOut(): Record<string, unknown>[] {
+  return ['UDP', 'TCP'].map((protocol) => ({
+    action: 'Allow',
+    protocol,
+    destination: {
+      selector: 'k8s-app == "kube-dns"',
+      namespaceSelector: 'projectcalico.org/name == "kube-system"',
+      ports: [53],
+    },
+  }));
+}
+
+/** `web` from `web-7d9c8b7f4-*` (the ReplicaSet's hash dropped), as a resource name. */
+function baseName(recommendation: WorkloadRecommendation): string {
+  const { workload } = recommendation;
+  let name = workload.aggregatedName.replace(/-?\*$/, '');
+  const hash = workload.commonLabels?.['pod-template-hash'];
+  if (hash !== undefined && name.endsWith(`-${hash}`)) name = name.slice(0, -hash.length - 1);
+  name = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-.]+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .slice(0, MAX_NAME);
+  return name === '' ? 'workload' : name;
+}
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
+function comment(lines: readonly string[]): string {
+  return lines.map((line) => (line === '' ? '#' : `# ${line}`)).join('\n');
+}
+
+function headerLines(recommendation: Recommendation, source: RenderSource, options: RenderOptions): string[] {
+  const { observation } = source;
+  const excluded: Exclusions = recommendation.exclusions;
+  const namespaces = new Set(recommendation.workloads.map((entry) => entry.workload.namespace));
+  const lines = [
+    'Egress policies recommended by `dnsgate recommend` from DNS logs. Review before applying.',
+    `files: ${source.files.join(', ')}`,
+    `time range: ${observation.firstTime ?? '-'} to ${observation.lastTime ?? '-'}`,
+    `read: ${plural(observation.records, 'log record')} (${plural(observation.answers, 'answer')}); ${plural(recommendation.workloads.length, 'workload')} in ${plural(namespaces.size, 'namespace')}`,
+    `options: --min-count ${options.minCount} --wildcard-min ${options.wildcardMin}${options.staged ? ' --staged' : ''}${options.networkSet ? ' --network-set' : ''}`,
+    `left out (workload, name) pairs: ${excluded.noAddresses} never answered NOERROR with A/AAAA (NXDOMAIN only and such), ${excluded.clusterDomain} under the cluster domain, ${excluded.searchListExpansion} search-list expansions, ${excluded.belowMinCount} below --min-count, ${excluded.notExpressible} not expressible as a domain pattern`,
+  ];
+  if (observation.unknownClientRecords > 0) lines.push(`left out: ${plural(observation.unknownClientRecords, 'record')} of clients that are no known pod`);
+  if (observation.otherNamespaceRecords > 0) lines.push(`left out: ${plural(observation.otherNamespaceRecords, 'record')} of other namespaces`);
+  if (source.unreadableLines > 0) lines.push(`left out: ${plural(source.unreadableLines, 'unreadable line')} (no DNS log record)`);
+  lines.push(
+    'Each policy makes its workload\'s egress default-deny: it allows DNS to kube-dns and the names below, nothing',
+    'else. Add rules for in-cluster destinations the workload talks to, and apply with --staged first.',
+  );
+  return lines;
+}
+
+function workloadDocuments(entry: WorkloadRecommendation, name: string, options: RenderOptions): { notes: string[]; documents: Record<string, unknown>[] } {
+  const { workload, patterns, names } = entry;
+  const wildcards = patterns.filter((pattern) => pattern.startsWith('*.'));
+  const notes = [
+    `${workload.namespace}/${workload.aggregatedName}: ${plural(workload.answers, 'answer')} in ${plural(workload.records, 'record')}; ${plural(names.length, 'name')} kept` +
+      (wildcards.length > 0 ? `, as ${plural(patterns.length - wildcards.length, 'exact name')} and ${plural(wildcards.length, 'wildcard')}` : ''),
+  ];
+  if (names.length === 0) notes.push('it resolved no name outside the cluster: only DNS is allowed');
+  const egress: Record<string, unknown>[] = dnsCarveOut();
+  const documents: Record<string, unknown>[] = [];
+  if (patterns.length > 0) {
+    if (options.networkSet) {
+      const setName = `${name}-domains`;
+      documents.push({
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'NetworkSet',
+        metadata: { name: setName, namespace: workload.namespace, labels: { [NETWORK_SET_LABEL]: setName } },
+        spec: { allowedEgressDomains: [...patterns] },
+      });
+      egress.push({ action: 'Allow', destination: { selector: `${NETWORK_SET_LABEL} == '${setName}'` } });
+    } else {
+      egress.push({ action: 'Allow', destination: { domains: [...patterns] } });
+    }
+  }
+  const selector = entry.selector.ok ? entry.selector.selector : 'all()';
+  documents.push({
+    apiVersion: 'projectcalico.org/v3',
+    kind: options.staged ? 'StagedNetworkPolicy' : 'NetworkPolicy',
+    metadata: { name, namespace: workload.namespace },
+    spec: { ...(options.staged ? { stagedAction: 'Set' } : {}), selector, types: ['Egress'], egress },
+  });
+  return { notes, documents };
+}
+
+/** The YAML text: every document valid Calico, each preceded by comments. */
+export function renderRecommendation(recommendation: Recommendation, source: RenderSource, options: RenderOptions): string {
+  const parts = [comment(headerLines(recommendation, source, options))];
+  const taken = new Set<string>();
+  for (const entry of recommendation.workloads) {
+    const base = `${baseName(entry)}-egress`;
+    let name = base;
+    for (let n = 2; taken.has(`${entry.workload.namespace}/${name}`); n++) name = `${base}-${n}`;
+    taken.add(`${entry.workload.namespace}/${name}`);
+    const { notes, documents } = workloadDocuments(entry, name, options);
+    const yaml = documents.map((document) => stringify(document, { lineWidth: 0 }).trimEnd()).join('\n---\n');
+    if (entry.selector.ok) {
+      parts.push(`---\n${comment(notes)}\n${yaml}`);
+    } else {
+      // Written out for the reader to finish, but not applicable as it stands.
+      const why = [...notes, `NOT APPLICABLE AS IS: no selector picks only this workload: ${entry.selector.reason}.`, 'Write a selector for it and remove the leading "# ":'];
+      parts.push(`---\n${comment(why)}\n${comment(yaml.split('\n'))}`);
+    }
+  }
+  return `${parts.join('\n')}\n`;
+}
