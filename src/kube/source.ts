@@ -27,6 +27,9 @@ const POLICY_RESOURCES = [
   { path: `${CALICO_API}/globalnetworkpolicies`, kind: 'GlobalNetworkPolicy' },
   { path: `${CALICO_API}/networksets`, kind: 'NetworkSet' },
   { path: `${CALICO_API}/globalnetworksets`, kind: 'GlobalNetworkSet' },
+  { path: `${CALICO_API}/stagednetworkpolicies`, kind: 'StagedNetworkPolicy' },
+  { path: `${CALICO_API}/stagedglobalnetworkpolicies`, kind: 'StagedGlobalNetworkPolicy' },
+  { path: `${CALICO_API}/stagedkubernetesnetworkpolicies`, kind: 'StagedKubernetesNetworkPolicy' },
 ].map((resource) => ({ ...resource, apiVersion: 'projectcalico.org/v3' }));
 
 /** Where an object came from, in the `file:line:col` place of errors. */

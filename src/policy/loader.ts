@@ -48,7 +48,7 @@ export async function loadPolicies(paths: readonly string[], extraFiles: readonl
 }
 
 function parsePolicyFiles(files: readonly PolicyFile[], problems: ProblemList): PolicyResources {
-  const resources: PolicyResources = { tiers: [], policies: [], networkSets: [] };
+  const resources: PolicyResources = { tiers: [], policies: [], stagedPolicies: [], networkSets: [] };
   for (const file of files) {
     try {
       forEachObject(file.path, file.text, (object) => addResource(object, file.text, problems, resources));

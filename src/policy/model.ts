@@ -14,6 +14,19 @@ export type PolicyType = 'Ingress' | 'Egress';
 export type PolicyKind = 'NetworkPolicy' | 'GlobalNetworkPolicy';
 export type NetworkSetKind = 'NetworkSet' | 'GlobalNetworkSet';
 export type TierDefaultAction = 'Deny' | 'Pass';
+export type StagedKind = 'StagedNetworkPolicy' | 'StagedGlobalNetworkPolicy' | 'StagedKubernetesNetworkPolicy';
+export type StagedAction = 'Set' | 'Delete';
+
+/**
+ * What makes a policy staged: it is never enforced, only evaluated beside the enforced
+ * policies, as if it had been applied (Set) or the policy it names deleted (Delete).
+ */
+export interface Staging {
+  kind: StagedKind;
+  action: StagedAction;
+  /** `refName` of the policy it would set or delete: `NAMESPACE/TIER.NAME`, `TIER.NAME`, `NAMESPACE/knp.default.NAME`. */
+  target: string;
+}
 
 export interface Protocol {
   /** `TCP`, `UDP`, `ICMP`, `ICMPv6`, `SCTP`, `UDPLite`, or a number as text. */
@@ -84,6 +97,8 @@ export interface Policy {
   refName: string;
   at: SourcePosition;
   tierAt: SourcePosition;
+  /** Set for the staged kinds, whose refName is `…TIER.staged:NAME` as in Calico's flow logs. */
+  staged?: Staging;
 }
 
 export interface NetworkSet {
@@ -111,6 +126,8 @@ export interface Tier {
 export interface PolicyResources {
   tiers: Tier[];
   policies: Policy[];
+  /** Staged policies, apart: they never change what is enforced. */
+  stagedPolicies: Policy[];
   networkSets: NetworkSet[];
 }
 

@@ -33,11 +33,14 @@ export class PolicySet {
   /** Every egress rule of every policy whose types include Egress, in evaluation order. */
   readonly egressRules: readonly PolicyRule[];
   readonly policies: readonly Policy[];
+  private staged: PolicySet | undefined;
 
   constructor(
     /** Sorted by order (unset last), then name; includes the implicit `default` tier. */
     readonly tiers: readonly OrderedTier[],
     readonly networkSets: readonly NetworkSet[],
+    /** Never enforced: what `stagedView` evaluates in place of the policies they name. */
+    readonly stagedPolicies: readonly Policy[] = [],
   ) {
     this.policies = tiers.flatMap((tier) => tier.policies);
     const rules: PolicyRule[] = [];
@@ -50,6 +53,23 @@ export class PolicySet {
 
   static empty(): PolicySet {
     return new PolicySet([{ tier: IMPLICIT_DEFAULT_TIER, policies: [] }], []);
+  }
+
+  /**
+   * The policies as they would be with every staged policy applied, as Calico evaluates
+   * staged policies: a Set takes the place of the policy it names (or joins the set), a
+   * Delete removes it. Undefined when nothing is staged. Its staged rules carry their
+   * staged references (`TIER|NAMESPACE/TIER.staged:NAME|ACTION|INDEX`).
+   */
+  get stagedView(): PolicySet | undefined {
+    if (this.stagedPolicies.length === 0) return undefined;
+    if (!this.staged) {
+      const replaced = new Set(this.stagedPolicies.map((policy) => `${policy.kind} ${policy.staged?.target}`));
+      const kept = this.policies.filter((policy) => !replaced.has(`${policy.kind} ${policy.refName}`));
+      const set = this.stagedPolicies.filter((policy) => policy.staged?.action === 'Set');
+      this.staged = new PolicySet(orderTiers(this.tiers.map((tier) => tier.tier), [...kept, ...set]), this.networkSets);
+    }
+    return this.staged;
   }
 }
 
@@ -105,20 +125,31 @@ export function buildPolicySet(resources: PolicyResources, problems?: ProblemLis
       valid = false;
     }
   }
+  for (const policy of resources.stagedPolicies) {
+    const kind = policy.staged?.kind ?? policy.kind;
+    if (!unique(`${kind} ${policy.refName}`, `${kind} ${policy.refName}`, policy.at)) continue;
+    if (!tiers.has(policy.tier)) {
+      problems?.error(policy.tierAt, `tier ${JSON.stringify(policy.tier)} is not defined; add a Tier resource for it`);
+      valid = false;
+    }
+  }
   for (const set of resources.networkSets) {
     const name = set.namespace === undefined ? set.name : `${set.namespace}/${set.name}`;
     unique(`${set.kind} ${name}`, `${set.kind} ${name}`, set.at);
   }
   if (!valid) return undefined;
+  return new PolicySet(orderTiers([...tiers.values()], [...byTier.values()].flat()), resources.networkSets, resources.stagedPolicies);
+}
 
-  // Felix breaks order ties by policy key: NAMESPACE/NAME for a NetworkPolicy, NAME otherwise.
+/** Tiers in order, each with its policies in order. Felix breaks order ties by policy key: NAMESPACE/NAME for a NetworkPolicy, NAME otherwise. */
+function orderTiers(tiers: readonly Tier[], policies: readonly Policy[]): OrderedTier[] {
   const policyKey = (policy: Policy): string => (policy.namespace === undefined ? policy.name : `${policy.namespace}/${policy.name}`);
-  const ordered = [...tiers.values()].sort(byOrderThenName).map((tier) => ({
+  return [...tiers].sort(byOrderThenName).map((tier) => ({
     tier,
-    policies: (byTier.get(tier.name) ?? [])
+    policies: policies
+      .filter((policy) => policy.tier === tier.name)
       .map((policy) => ({ policy, order: policy.order, name: policyKey(policy) }))
       .sort(byOrderThenName)
       .map((entry) => entry.policy),
   }));
-  return new PolicySet(ordered, resources.networkSets);
 }

@@ -1,6 +1,8 @@
 /**
  * One parsed object to a typed Tier, NetworkPolicy, GlobalNetworkPolicy, NetworkSet or
- * GlobalNetworkSet, with every problem found on the way.
+ * GlobalNetworkSet, or one of the staged kinds (StagedNetworkPolicy,
+ * StagedGlobalNetworkPolicy, StagedKubernetesNetworkPolicy), with every problem found
+ * on the way.
  */
 import { LABEL_NAMESPACE } from '../identity/pod.js';
 import { stringMap, type SourceObject } from '../yaml/documents.js';
@@ -12,21 +14,31 @@ import {
   type Policy,
   type PolicyKind,
   type PolicyResources,
-  type PolicyType,
+  type StagedKind,
   type Tier,
   type TierDefaultAction,
 } from './model.js';
 import type { ProblemList } from './problems.js';
 import { ObjectReader, type FieldPath } from './reader.js';
+import { parseKubernetesPolicy } from './kubernetes-policy.js';
+import { checkDeleteHasNoRules, parseTypes, stagedAction, stagedName } from './policy-fields.js';
 import { parseCidrs, parseDomainPatterns, parseRules } from './rules.js';
 import { ALL, type Selector } from './selector.js';
 
 const API_VERSION = 'projectcalico.org/v3';
-const KINDS = ['NetworkPolicy', 'GlobalNetworkPolicy', 'NetworkSet', 'GlobalNetworkSet', 'Tier'] as const;
+const KINDS = [
+  'NetworkPolicy',
+  'GlobalNetworkPolicy',
+  'NetworkSet',
+  'GlobalNetworkSet',
+  'Tier',
+  'StagedNetworkPolicy',
+  'StagedGlobalNetworkPolicy',
+  'StagedKubernetesNetworkPolicy',
+] as const;
 
 /** Tier names appear inside policy names and rule references, so no dots. */
 const TIER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const POLICY_TYPES: readonly PolicyType[] = ['Ingress', 'Egress'];
 const COMMON_POLICY_FIELDS = ['order', 'tier', 'selector', 'serviceAccountSelector', 'types', 'ingress', 'egress', 'performanceHints'];
 const POLICY_FIELDS: Record<PolicyKind, ReadonlySet<string>> = {
   NetworkPolicy: new Set(COMMON_POLICY_FIELDS),
@@ -60,6 +72,15 @@ export function addResource(object: SourceObject, text: string, problems: Proble
     case 'NetworkSet':
     case 'GlobalNetworkSet':
       into.networkSets.push(parseNetworkSet(reader, kind as NetworkSetKind, name));
+      break;
+    case 'StagedNetworkPolicy':
+      into.stagedPolicies.push(parsePolicy(reader, 'NetworkPolicy', name, 'StagedNetworkPolicy'));
+      break;
+    case 'StagedGlobalNetworkPolicy':
+      into.stagedPolicies.push(parsePolicy(reader, 'GlobalNetworkPolicy', name, 'StagedGlobalNetworkPolicy'));
+      break;
+    case 'StagedKubernetesNetworkPolicy':
+      into.stagedPolicies.push(parseKubernetesPolicy(reader, name, namespaceOf(reader), stagedAction(reader)));
       break;
   }
 }
@@ -102,14 +123,17 @@ function policySelector(reader: ObjectReader, path: FieldPath): Selector | undef
   return selector;
 }
 
-function parsePolicy(reader: ObjectReader, kind: PolicyKind, name: string): Policy {
-  reader.warnUnknownKeys(['spec'], POLICY_FIELDS[kind]);
+function parsePolicy(reader: ObjectReader, kind: PolicyKind, name: string, stagedKind?: StagedKind): Policy {
+  reader.warnUnknownKeys(['spec'], stagedKind === undefined ? POLICY_FIELDS[kind] : new Set([...POLICY_FIELDS[kind], 'stagedAction']));
   const namespace = kind === 'NetworkPolicy' ? namespaceOf(reader) : undefined;
   const tier = reader.string(['spec', 'tier']) ?? DEFAULT_TIER;
   if (!TIER_NAME.test(tier)) reader.error(['spec', 'tier'], `tier name ${JSON.stringify(tier)} must be lowercase letters, digits and "-"`);
   const ingress = parseRules(reader, ['spec', 'ingress'], 'ingress');
   const egress = parseRules(reader, ['spec', 'egress'], 'egress');
   const policyName = name.startsWith(`${tier}.`) ? name : `${tier}.${name}`;
+  const action = stagedKind === undefined ? undefined : stagedAction(reader);
+  if (action !== undefined) checkDeleteHasNoRules(reader, action, ['ingress', 'egress']);
+  const qualify = (text: string): string => (namespace === undefined ? text : `${namespace}/${text}`);
   return {
     kind,
     name,
@@ -122,29 +146,11 @@ function parsePolicy(reader: ObjectReader, kind: PolicyKind, name: string): Poli
     types: parseTypes(reader, ingress.length > 0, egress.length > 0),
     ingress,
     egress,
-    refName: namespace === undefined ? policyName : `${namespace}/${policyName}`,
+    refName: qualify(action === undefined ? policyName : stagedName(policyName, tier)),
     at: reader.at(),
     tierAt: reader.at(['spec', 'tier']),
+    ...(stagedKind === undefined || action === undefined ? {} : { staged: { kind: stagedKind, action, target: qualify(policyName) } }),
   };
-}
-
-/** As written, or Calico's default: Ingress unless only egress rules exist, plus Egress when any do. */
-function parseTypes(reader: ObjectReader, hasIngress: boolean, hasEgress: boolean): PolicyType[] {
-  if (!reader.has(['spec', 'types'])) {
-    const types: PolicyType[] = [];
-    if (hasIngress || !hasEgress) types.push('Ingress');
-    if (hasEgress) types.push('Egress');
-    return types;
-  }
-  const types: PolicyType[] = [];
-  for (const item of reader.strings(['spec', 'types'])) {
-    const type = POLICY_TYPES.find((known) => known === item.value);
-    if (!type) reader.error(item.path, `unknown policy type ${JSON.stringify(item.value)} (Ingress or Egress)`);
-    else if (types.includes(type)) reader.error(item.path, `duplicate policy type ${type}`);
-    else types.push(type);
-  }
-  if (hasEgress && !types.includes('Egress')) reader.warning(['spec', 'types'], 'egress rules are ignored: types does not include Egress');
-  return types;
 }
 
 function parseNetworkSet(reader: ObjectReader, kind: NetworkSetKind, name: string): NetworkSet {

@@ -46,7 +46,7 @@ metadata: {name: p}
       [
         `${file}:5:20: spec.selector: invalid selector "app == x": expected a quoted string after "==", found label "x" (column 7)`,
         `${file}:8:30: spec.egress[0].destination.domains: domains are only allowed in Allow rules, not Deny`,
-        `${file}:11:7: warning: skipping v1 Pod: dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier of projectcalico.org/v3`,
+        `${file}:11:7: warning: skipping v1 Pod: dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier, StagedNetworkPolicy, StagedGlobalNetworkPolicy, StagedKubernetesNetworkPolicy of projectcalico.org/v3`,
         '',
       ].join('\n'),
     );

@@ -485,9 +485,9 @@ kind: NetworkPolicy
 metadata: {name: p}
 `,
     [
-      'policies.yaml:2:7: warning: skipping v1 Pod: dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier of projectcalico.org/v3',
-      'policies.yaml:6:7: warning: skipping crd.projectcalico.org/v1 NetworkPolicy: dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier of projectcalico.org/v3',
-      'policies.yaml:10:7: warning: skipping networking.k8s.io/v1 NetworkPolicy: dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier of projectcalico.org/v3',
+      'policies.yaml:2:7: warning: skipping v1 Pod: dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier, StagedNetworkPolicy, StagedGlobalNetworkPolicy, StagedKubernetesNetworkPolicy of projectcalico.org/v3',
+      'policies.yaml:6:7: warning: skipping crd.projectcalico.org/v1 NetworkPolicy: dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier, StagedNetworkPolicy, StagedGlobalNetworkPolicy, StagedKubernetesNetworkPolicy of projectcalico.org/v3',
+      'policies.yaml:10:7: warning: skipping networking.k8s.io/v1 NetworkPolicy: dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier, StagedNetworkPolicy, StagedGlobalNetworkPolicy, StagedKubernetesNetworkPolicy of projectcalico.org/v3',
     ],
   );
 });
