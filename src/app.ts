@@ -13,6 +13,7 @@ import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
 import { Readiness } from './admin/readiness.js';
 import { addApiRoutes } from './admin/routes.js';
+import { registerRuleCountMetrics } from './admin/staged.js';
 import { CnameMemory } from './allowmap/answer-addresses.js';
 import { Learner } from './allowmap/learner.js';
 import { AllowedMap } from './allowmap/map.js';
@@ -98,6 +99,7 @@ export class App {
     this.metrics.allowed.entriesSource = () => this.map.size;
     this.stateFile = config.stateFile === undefined ? undefined : new StateFile(config.stateFile, this.map, config.scope, logger);
     this.dataplane = overrides.dataplane ?? createDataplane(config, this.engine, this.metrics.nftables, logger);
+    registerRuleCountMetrics(this.metrics.registry, () => this.dataplane.ruleCounts?.());
     this.readiness.require('listeners', 'listeners are not bound yet');
     this.readiness.require('identities', 'pods are not loaded yet');
     this.readiness.require('policies', 'policies are not loaded yet');
@@ -147,7 +149,7 @@ export class App {
       const token = await readAdminToken(config.adminTokenFile);
       const admin = new AdminServer(config.admin, this.metrics, this.readiness, { open: isLoopback(config.admin.host), token });
       this.admin = admin;
-      addApiRoutes(admin, { map: this.map, policy: this.engine, scope: config.scope });
+      addApiRoutes(admin, { map: this.map, policy: this.engine, scope: config.scope, ruleCounts: () => this.dataplane.ruleCounts?.() });
       await bindOrExplain('--admin', config.admin, () => admin.listen());
     }
     if (config.adminPrivate) {
@@ -191,13 +193,14 @@ export class App {
         committer: (listener) => (committer = new Committer(this.map, this.dataplane, listener)),
       },
       {
-        policy: { forClient: (pod) => this.engine.current.forClient(pod) },
+        policy: { forClient: (pod) => this.engine.current.forClient(pod), learningFor: (pod) => this.engine.current.learningFor(pod) },
         map: this.map,
         learner: new Learner(this.map, new CnameMemory(), config.scope),
         holdAnswers: config.policyMode === 'DelayDNSResponse',
         maxHoldMs: config.maxHold,
         holdTimeoutAction: config.holdTimeoutAction,
-        denyRcode: config.denyResponse === 'off' ? undefined : config.denyResponse === 'refused' ? Rcode.Refused : Rcode.NXDomain,
+        // Audit mode refuses no answer: what would be denied is only counted.
+        denyRcode: config.denyResponse === 'off' || config.audit ? undefined : config.denyResponse === 'refused' ? Rcode.Refused : Rcode.NXDomain,
       },
     );
     if (upstream === undefined || committer === undefined) throw new Error('the pipeline built no upstream or committer');

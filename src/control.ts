@@ -59,7 +59,8 @@ export class ControlPath {
   start(): void {
     const { identity, policies, dataplane, committer } = this.parts;
     identity.onChange(() => this.podsChanged());
-    policies.onChange((set, warnings) => this.policiesChanged(new Set(set.egressRules.map((rule) => rule.ref)), warnings));
+    // Entries learnt for staged rules stay while their rules are staged.
+    policies.onChange((set, warnings) => this.policiesChanged(new Set([...set.egressRules, ...(set.stagedView?.egressRules ?? [])].map((rule) => rule.ref)), warnings));
     policies.onReloadFailed((errors) => this.policiesRejected(errors));
     dataplane.onResyncNeeded(() => committer.resyncSoon());
     this.timers.push(setInterval(() => this.sweepExpired(), EXPIRY_SWEEP_MS));

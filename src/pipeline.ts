@@ -23,6 +23,7 @@ import type { CommitListener } from './dataplane/committer.js';
 import type { Pod } from './identity/pod.js';
 import type { QueryHandler } from './listen/handler.js';
 import type { AnswerLog } from './logs/answer-log.js';
+import type { LearningRules } from './policy/engine.js';
 import { Query, QueryStage, type Responder, type Transport } from './query.js';
 import type { UpstreamListener } from './upstream/pool.js';
 import type { UpstreamServer } from './upstream/server.js';
@@ -31,6 +32,8 @@ import type { Deadline } from './util/timer-wheel.js';
 /** The policy decisions for a client, from the current policy set. */
 export interface PolicySource {
   forClient(pod: Pod | undefined): ClientRules;
+  /** What answers teach the pod: its enforced rules, plus the staged view's when policies are staged. */
+  learningFor(pod: Pod): LearningRules;
 }
 
 /** Who asked: the pod with a client IP, from the current identities. */
@@ -192,8 +195,8 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
     const pod = query.pod;
     if (records !== undefined && pod !== undefined) {
       // policy match
-      const rules = enforcement.policy.forClient(pod);
-      if (rules.enforced) {
+      const rules = enforcement.policy.learningFor(pod);
+      if (rules.learns) {
         // allowed map
         const mustWait = enforcement.learner.learn(query, pod, reply, records, rules);
         // dataplane

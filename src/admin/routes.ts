@@ -1,19 +1,23 @@
-/** The JSON API of the admin server: `/v1/allowed` and `/v1/explain`. */
+/** The JSON API of the admin server: `/v1/allowed`, `/v1/explain` and `/v1/staged`. */
 import { allowedEntriesReply } from '../allowmap/api.js';
 import type { AllowedMap } from '../allowmap/map.js';
 import type { Pod } from '../identity/pod.js';
 import { canonicalIp } from '../net/address.js';
 import { explain, parseConnectionFilters, type PolicyEngine } from '../policy/index.js';
+import type { RuleCounts } from '../dataplane/dataplane.js';
 import type { AdminServer } from './server.js';
+import { stagedReport } from './staged.js';
 
 export interface ApiSources {
   map: AllowedMap;
   /** The engine of the current policies and pods. */
   policy: { readonly current: PolicyEngine };
   scope: 'pod' | 'node';
+  /** The dataplane's packet counts of staged rules and audit drops, when it keeps any. */
+  ruleCounts: () => Promise<RuleCounts> | undefined;
 }
 
-export function addApiRoutes(admin: AdminServer, { map, policy, scope }: ApiSources): void {
+export function addApiRoutes(admin: AdminServer, { map, policy, scope, ruleCounts }: ApiSources): void {
   admin.addRoute('/v1/allowed', (params) =>
     allowedEntriesReply(map, params, (ip) => {
       const engine = policy.current;
@@ -36,4 +40,5 @@ export function addApiRoutes(admin: AdminServer, { map, policy, scope }: ApiSour
     const learnt = (pod: Pod, domain: string) => map.learntFor(scope === 'pod' ? pod.key : undefined, domain);
     return { status: 200, body: explain(policy.current, { client, name, ...filters }, learnt) };
   });
+  admin.addRoute('/v1/staged', async () => ({ status: 200, body: stagedReport(policy.current, await ruleCounts()) }));
 }

@@ -21,7 +21,7 @@ export interface JsonReply {
 }
 
 /** A GET route answering JSON from the query parameters. */
-export type JsonRoute = (params: URLSearchParams) => JsonReply;
+export type JsonRoute = (params: URLSearchParams) => JsonReply | Promise<JsonReply>;
 
 export interface ApiAccess {
   /** Serve the API to any request (a loopback listener). */
@@ -106,7 +106,7 @@ export class AdminServer {
       send(response, 403, 'application/json', JSON.stringify({ error: `${url.pathname} is not served on this listener: ${how}` }));
       return;
     }
-    const reply = route(url.searchParams);
+    const reply = await route(url.searchParams);
     send(response, reply.status, 'application/json', JSON.stringify(reply.body));
   }
 

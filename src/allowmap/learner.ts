@@ -25,7 +25,7 @@ export class Learner {
    * Learns what `answer` teaches `pod` (the query's) under `rules`. Returns true when the
    * dataplane does not yet hold all of it, so the answer must wait.
    */
-  learn(query: Query, pod: Pod, answer: Buffer, records: RecordTable, rules: ClientRules): boolean {
+  learn(query: Query, pod: Pod, answer: Buffer, records: RecordTable, rules: Pick<ClientRules, 'allowingRuleRefs'>): boolean {
     const client: EntryClient | null =
       this.scope === 'pod' ? { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom: query.clientIp } : null;
     const addresses = addressesToLearn(answer, records, client?.key ?? '', rules, this.memory, this.map);

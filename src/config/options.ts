@@ -169,6 +169,7 @@ export const OPTIONS = {
   scope: option('--scope <scope>', 'allowed IPs per pod, or node-wide as Calico shares them', oneOf('pod', 'node'), 'pod'),
   dataplane: option('--dataplane <dataplane>', 'who enforces the allowed-IP map', oneOf('none', 'nftables'), 'none'),
   denyResponse: option('--deny-response <rcode>', 'answer names no policy allows for an enforced pod with this rcode', oneOf('off', 'refused', 'nxdomain'), 'off'),
+  audit: option('--audit', 'evaluate every policy and drop nothing: would-be drops are counted per rule, answers never refused', boolean, false),
   logDir: option('--log-dir <dir>', 'write DNS logs to DIR/dns.log', text),
   logStdout: option('--log-stdout [bool]', 'DNS log records as JSON lines on stdout', boolean, { described: 'on when no --log-dir' }),
   logFlushInterval: option('--log-flush-interval <duration>', 'DNS log aggregation window', timerDuration, { described: '1s for the dev resolver (no --kubernetes, no --log-dir, --dataplane none), else 300s as Calico' }),

@@ -8,9 +8,9 @@ import type { Logger } from '../util/logger.js';
 import { NoDataplane } from './none.js';
 
 /** The settings of the dataplane. */
-export type DataplaneConfig = Pick<Config, 'dataplane' | 'nftTable' | 'nftHook' | 'scope'>;
+export type DataplaneConfig = Pick<Config, 'dataplane' | 'nftTable' | 'nftHook' | 'scope' | 'audit'>;
 
 export function createDataplane(config: DataplaneConfig, policy: { readonly current: PolicyEngine }, metrics: NftablesMetrics, logger: Logger): Dataplane {
   if (config.dataplane === 'none') return new NoDataplane();
-  return new NftablesDataplane({ table: config.nftTable, hook: config.nftHook, scope: config.scope }, policy, metrics, logger);
+  return new NftablesDataplane({ table: config.nftTable, hook: config.nftHook, scope: config.scope, audit: config.audit }, policy, metrics, logger);
 }

@@ -4,6 +4,14 @@
  */
 import type { DataplaneBatch, EntrySnapshot } from '../allowmap/entry.js';
 
+/** Packets per rule reference since dnsgate started, from a dataplane that evaluates without dropping. */
+export interface RuleCounts {
+  /** Shadow evaluation of the staged view: what staged rules (and tier defaults) would have decided. */
+  staged: ReadonlyMap<string, number>;
+  /** `--audit`: would-be drops by the deciding Deny rule or tier default. */
+  audit: ReadonlyMap<string, number>;
+}
+
 export interface Dataplane {
   readonly name: string;
   /**
@@ -22,6 +30,8 @@ export interface Dataplane {
   syncPolicy(): Promise<void>;
   /** `listener` is called when the dataplane lost what it held and needs a resync (say, its helper process died). */
   onResyncNeeded(listener: () => void): void;
+  /** The packet counts of staged rules and audit drops; absent for a dataplane that counts no packets. */
+  ruleCounts?(): Promise<RuleCounts>;
   /** undefined while healthy, else why not (shown by /readyz). */
   unhealthyReason(): string | undefined;
   stop(): Promise<void>;

@@ -123,11 +123,21 @@ class PodPolicy implements ClientPolicy {
   }
 }
 
+/** What answers teach a client: see PolicyEngine.learningFor. */
+export interface LearningRules {
+  /** Enforced, or selected by a policy of the staged view. */
+  readonly learns: boolean;
+  /** References of the enforced rules allowing `name`, then those of staged rules. */
+  allowingRuleRefs(name: string): readonly string[];
+}
+
 export class PolicyEngine {
   private readonly clients = new WeakMap<Pod, ClientPolicy>();
   private readonly applicable = new WeakMap<Pod, ApplicableRules>();
   private index: DomainIndex<PatternHit> | undefined;
   private candidates: CandidatePolicies | undefined;
+  private readonly learning = new WeakMap<Pod, LearningRules>();
+  private stagedEngine: PolicyEngine | undefined;
 
   constructor(
     readonly policies: PolicySet,
@@ -153,6 +163,45 @@ export class PolicyEngine {
       this.applicable.set(pod, applicable);
     }
     return applicable;
+  }
+
+  /**
+   * The same decisions over the staged view of the policies (every staged policy applied),
+   * for the same pods; undefined when nothing is staged. Nothing it decides is enforced.
+   */
+  get staged(): PolicyEngine | undefined {
+    const view = this.policies.stagedView;
+    if (view === undefined) return undefined;
+    this.stagedEngine ??= new PolicyEngine(view, this.identities);
+    return this.stagedEngine;
+  }
+
+  /**
+   * What answers teach `pod`. Without staged policies, its enforced rules; with them,
+   * also the rules of the staged view that are not enforced, so that a staged domain rule's
+   * learnt set holds what it would allow. The enforced chains never read those sets.
+   */
+  learningFor(pod: Pod): LearningRules {
+    let rules = this.learning.get(pod);
+    if (!rules) {
+      const enforced = this.forClient(pod);
+      const stagedEngine = this.staged;
+      const staged = stagedEngine?.forClient(pod);
+      if (staged === undefined || !stagedEngine?.applicableRules(pod).rules.some((rule) => rule.policy.staged !== undefined)) {
+        rules = { learns: enforced.enforced, allowingRuleRefs: (name) => enforced.allowingRuleRefs(name) };
+      } else {
+        rules = {
+          learns: true,
+          allowingRuleRefs: (name) => {
+            const own = enforced.allowingRuleRefs(name);
+            const extra = staged.allowingRuleRefs(name).filter((ref) => !own.includes(ref));
+            return extra.length === 0 ? own : [...own, ...extra];
+          },
+        };
+      }
+      this.learning.set(pod, rules);
+    }
+    return rules;
   }
 
   /** The pods `policy` applies to (its types aside). */

@@ -10,7 +10,8 @@ import type { NftablesMetrics } from '../../admin/metrics.js';
 import type { DataplaneBatch, EntrySnapshot } from '../../allowmap/entry.js';
 import type { PolicyEngine } from '../../policy/index.js';
 import type { Logger } from '../../util/logger.js';
-import type { Dataplane } from '../dataplane.js';
+import type { Dataplane, RuleCounts } from '../dataplane.js';
+import { CounterTotals, parseCountedRules } from './counters.js';
 import { NftProcess } from './nft-process.js';
 import { compileRuleset, type Ruleset, type RulesetOptions } from './ruleset.js';
 import { EMPTY_INVENTORY, batchText, elementsText, inventoryOf, parseInventory, swapText, type Inventory } from './transaction.js';
@@ -47,6 +48,9 @@ export class NftablesDataplane implements Dataplane {
   private compiled: { engine: PolicyEngine; ruleset: Ruleset } | undefined;
   /** A policy swap queued and not yet compiled: later changes ride on it. */
   private pendingSwap: Promise<void> | undefined;
+  private readonly counterTotals = new CounterTotals();
+  /** A counter reading in flight, shared by whoever asks meanwhile (each rule's growth is added once). */
+  private counting: Promise<RuleCounts> | undefined;
 
   constructor(
     private readonly options: NftablesOptions,
@@ -115,6 +119,24 @@ export class NftablesDataplane implements Dataplane {
 
   unhealthyReason(): string | undefined {
     return this.problem;
+  }
+
+  ruleCounts(): Promise<RuleCounts> {
+    this.counting ??= this.listTable()
+      .then((json) => this.counterTotals.update(parseCountedRules(json)))
+      .finally(() => (this.counting = undefined));
+    return this.counting;
+  }
+
+  /** `nft -j -t list table`: every object and rule, without set elements. */
+  private listTable(): Promise<string> {
+    const [file, prefix] = this.nft;
+    return new Promise((resolve, reject) => {
+      execFile(file, [...prefix, '-j', '-t', 'list', 'table', 'inet', this.options.table], { maxBuffer: 1 << 30 }, (error, stdout, stderr) => {
+        if (error) reject(new Error(`nft list table failed: ${String(stderr).trim().split('\n')[0] || error.message}`));
+        else resolve(stdout);
+      });
+    });
   }
 
   /** Stops nft and leaves the table in place: enforcement goes on while dnsgate is away (fail-static). */

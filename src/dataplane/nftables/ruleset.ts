@@ -18,6 +18,16 @@
  * family, named after the rule's reference so that it, and what it learnt, outlives
  * policy changes and restarts. Pod scope keys it by (client pod IP . destination IP),
  * node scope by destination IP.
+ *
+ * Two ways to evaluate without dropping:
+ *
+ *   - staged policies: pods whose rules the staged view changes are first sent through
+ *     shadow chains (`staged_…`) of the staged view, where the deciding rule counts the
+ *     packet and returns to the base chain, which goes on to the enforced verdict map;
+ *   - `audit`: every Deny and tier default Deny counts the packet and accepts it.
+ *
+ * Counted rules carry their reference as the comment; a tier's default Deny counts under
+ * `TIER|default-action|deny|-1`.
  */
 import { createHash } from 'node:crypto';
 import type { ApplicableTier, PolicyEngine, PolicyRule } from '../../policy/index.js';
@@ -30,6 +40,19 @@ export interface RulesetOptions {
   /** `forward`: pods routed through this host; `output`: the pod's own network namespace. */
   hook: 'forward' | 'output';
   scope: 'pod' | 'node';
+  /** Compile and evaluate everything, drop nothing: a would-be drop is counted under its rule and accepted. */
+  audit?: boolean;
+}
+
+/** Shadow chains of the staged view are named with this prefix; counters elsewhere are audit counters. */
+export const STAGED_CHAIN_PREFIX = 'staged_';
+
+/** Stands for the verdict of a staged Pass rule until the class's next tier is known. */
+const NEXT_TIER = '<next tier>';
+
+/** The reference a tier's default Deny is counted under. */
+export function tierDefaultRef(tier: string): string {
+  return `${tier}|default-action|deny|-1`;
 }
 
 /**
@@ -117,7 +140,7 @@ interface CompiledLine {
 }
 
 /** Pods that share these are enforced by the same chain. */
-interface PodClass {
+export interface PodClass {
   /** Applicable tiers in order, each with the rules that apply in it. */
   tiers: readonly ApplicableTier[];
   families: Set<Family>;
@@ -126,7 +149,7 @@ interface PodClass {
 }
 
 /** The classes of the enforced pods: pods to which the same rules apply, as the policy engine decides. */
-function classesOf(engine: PolicyEngine): PodClass[] {
+export function classesOf(engine: PolicyEngine): PodClass[] {
   const classes = new Map<string, PodClass>();
   for (const pod of engine.identities.pods) {
     const applicable = engine.applicableRules(pod);
@@ -159,12 +182,12 @@ function learntSetBody(scope: 'pod' | 'node', family: Family, ref: string): stri
   return `type ${type}\nflags timeout\ncomment ${quoted(ref)}`;
 }
 
-function verdict(rule: PolicyRule): string {
+function verdict(rule: PolicyRule, audit: boolean): string {
   switch (rule.rule.action) {
     case 'Allow':
       return 'accept';
     case 'Deny':
-      return 'drop';
+      return audit ? 'counter accept' : 'drop';
     case 'Pass':
       return 'return';
     case 'Log':
@@ -172,38 +195,95 @@ function verdict(rule: PolicyRule): string {
   }
 }
 
-export function compileRuleset(engine: PolicyEngine, options: RulesetOptions): Ruleset {
-  const classes = classesOf(engine);
-  const sets = new StaticSets();
-  const destinations = new DestinationIndex(engine);
-  const learntByRule = new Map<string, string>();
-  const learntSets: TableObject[] = [];
+/** Which rules apply, by reference: equal for a pod exactly when the two views evaluate it alike. */
+function classSignature(podClass: PodClass): string {
+  return podClass.tiers.map((tier) => `${tier.tier.name}:${tier.rules.map((rule) => rule.ref).join(',')}`).join('|');
+}
+
+/**
+ * The classes of the staged view, narrowed to the pods whose rules it changes: the
+ * others are evaluated alike by both views, so their staged verdict is the enforced one.
+ */
+function shadowClassesOf(engine: PolicyEngine, staged: PolicyEngine, enforced: readonly PodClass[]): PodClass[] {
+  const enforcedSignature = new Map<string, string>();
+  for (const podClass of enforced) {
+    const signature = classSignature(podClass);
+    for (const ip of podClass.ips) enforcedSignature.set(ip, signature);
+  }
+  const shadow: PodClass[] = [];
+  for (const podClass of classesOf(staged)) {
+    const signature = classSignature(podClass);
+    const ips = podClass.ips.filter((ip) => enforcedSignature.get(ip) !== signature);
+    if (ips.length > 0) shadow.push({ ...podClass, ips, families: new Set(ips.map(ipFamily)) });
+  }
+  return shadow;
+}
+
+/** The learnt sets of the domain rules of `classes`, added to `learntByRule` and `learntSets`. */
+function addLearntSets(classes: readonly PodClass[], destinations: DestinationIndex, scope: 'pod' | 'node', learntByRule: Map<string, string>, learntSets: TableObject[]): void {
   for (const podClass of classes) {
     for (const rule of podClass.tiers.flatMap((tier) => tier.rules)) {
       if (destinations.of(rule).patterns.length === 0) continue;
       for (const family of podClass.families) {
         const key = `${rule.ref}|${family}`;
         if (learntByRule.has(key)) continue;
-        const name = learntSetName(options.scope, family, rule.ref);
+        const name = learntSetName(scope, family, rule.ref);
         learntByRule.set(key, name);
-        learntSets.push({ kind: 'set', name, body: learntSetBody(options.scope, family, rule.ref), refill: false });
+        learntSets.push({ kind: 'set', name, body: learntSetBody(scope, family, rule.ref), refill: false });
       }
     }
   }
-  const context: MatchContext = { engine, destinations, sets, scope: options.scope, learntSet: (ref, family) => learntByRule.get(`${ref}|${family}`) };
-  // A rule shared by classes of the same families compiles once.
+}
+
+/** The match lines of each rule per address families, compiled once per rule and families. */
+function lineCompiler(context: MatchContext, action: (rule: PolicyRule) => string | undefined): (rule: PolicyRule, families: readonly Family[]) => CompiledLine[] {
   const compiled = new Map<string, CompiledLine[]>();
-  const ruleLines = (rule: PolicyRule, families: readonly Family[]): CompiledLine[] => {
+  return (rule, families) => {
     const key = `${rule.sequence}|${families.join()}`;
     let lines = compiled.get(key);
     if (!lines) {
-      const action = verdict(rule);
+      const statement = action(rule);
       const terminal = rule.rule.action !== 'Log';
-      lines = ruleMatches(rule, families, context).map((match) => ({ match, terminal, text: `${match === '' ? '' : `${match} `}${action} comment ${quoted(rule.ref)}` }));
+      lines = statement === undefined ? [] : ruleMatches(rule, families, context).map((match) => ({ match, terminal, text: `${match === '' ? '' : `${match} `}${statement} comment ${quoted(rule.ref)}` }));
       compiled.set(key, lines);
     }
     return lines;
   };
+}
+
+/**
+ * The rule lines of one tier for a class of `families`. A line whose match an earlier
+ * line with a verdict already took can never be reached (policies repeat rules, the DNS
+ * rule above all): it is left out. `end` is what follows when no line decided.
+ */
+function tierLines(rules: readonly PolicyRule[], families: readonly Family[], ruleLines: (rule: PolicyRule, families: readonly Family[]) => CompiledLine[], end: string | undefined): string[] {
+  const decided = new Set<string>();
+  const lines: string[] = [];
+  for (const line of rules.flatMap((rule) => ruleLines(rule, families))) {
+    if (decided.has(line.match) || decided.has('')) continue;
+    lines.push(line.text);
+    if (line.terminal) decided.add(line.match);
+  }
+  if (end !== undefined && !decided.has('')) lines.push(end);
+  return lines;
+}
+
+export function compileRuleset(engine: PolicyEngine, options: RulesetOptions): Ruleset {
+  const audit = options.audit === true;
+  const classes = classesOf(engine);
+  const staged = engine.staged;
+  const shadowClasses = staged === undefined ? [] : shadowClassesOf(engine, staged, classes);
+  const sets = new StaticSets();
+  const destinations = new DestinationIndex(engine);
+  const stagedDestinations = staged === undefined ? undefined : new DestinationIndex(staged);
+  const learntByRule = new Map<string, string>();
+  const learntSets: TableObject[] = [];
+  addLearntSets(classes, destinations, options.scope, learntByRule, learntSets);
+  if (stagedDestinations) addLearntSets(shadowClasses, stagedDestinations, options.scope, learntByRule, learntSets);
+  const learntSet = (ref: string, family: Family): string | undefined => learntByRule.get(`${ref}|${family}`);
+  const context: MatchContext = { engine, destinations, sets, scope: options.scope, learntSet };
+  // A rule shared by classes of the same families compiles once.
+  const ruleLines = lineCompiler(context, (rule) => verdict(rule, audit));
 
   // Chains are named by their content, like the static sets: a swap leaves alone what did not change.
   const chains = new Map<string, TableObject>();
@@ -217,17 +297,8 @@ export function compileRuleset(engine: PolicyEngine, options: RulesetOptions): R
     const families = [...podClass.families].sort();
     const tierBody = (tier: ApplicableTier): string => {
       const definition = tier.tier;
-      // A line whose match an earlier line with a verdict already took can never be reached
-      // (policies repeat rules, the DNS rule above all): it is left out.
-      const decided = new Set<string>();
-      const lines: string[] = [];
-      for (const line of tier.rules.flatMap((rule) => ruleLines(rule, families))) {
-        if (decided.has(line.match) || decided.has('')) continue;
-        lines.push(line.text);
-        if (line.terminal) decided.add(line.match);
-      }
-      if (definition.defaultAction === 'Deny' && !decided.has('')) lines.push(`drop comment ${quoted(`tier ${definition.name}: no rule matched`)}`);
-      return lines.join('\n');
+      const end = audit ? `counter accept comment ${quoted(tierDefaultRef(definition.name))}` : `drop comment ${quoted(`tier ${definition.name}: no rule matched`)}`;
+      return tierLines(tier.rules, families, ruleLines, definition.defaultAction === 'Deny' ? end : undefined).join('\n');
     };
     const chain =
       podClass.tiers.length === 1
@@ -236,23 +307,51 @@ export function compileRuleset(engine: PolicyEngine, options: RulesetOptions): R
     for (const ip of podClass.ips) vmaps[ipFamily(ip)].push(`${ip} : jump ${chain}`);
   }
 
-  const vmapBody = (family: Family): string => {
+  // The staged view's shadow: each tier a chain reached by goto, so that a deciding rule's
+  // `return` goes back to the base chain, past every tier; Pass goes on to the next tier.
+  const stagedVmaps: Record<Family, string[]> = { 4: [], 6: [] };
+  if (staged !== undefined && stagedDestinations !== undefined) {
+    const stagedContext: MatchContext = { engine: staged, destinations: stagedDestinations, sets, scope: options.scope, learntSet };
+    // Where Pass goes depends on the class's next tier: compiled with a stand-in, filled in per class.
+    const shadowLines = lineCompiler(stagedContext, (rule) => {
+      if (rule.rule.action === 'Log') return undefined;
+      return rule.rule.action === 'Pass' ? NEXT_TIER : 'counter return';
+    });
+    for (const podClass of shadowClasses) {
+      const families = [...podClass.families].sort();
+      let next: string | undefined;
+      for (const tier of [...podClass.tiers].reverse()) {
+        const definition = tier.tier;
+        const onward = next === undefined ? 'return' : `goto ${next}`;
+        const end = definition.defaultAction === 'Deny' ? `counter return comment ${quoted(tierDefaultRef(definition.name))}` : next === undefined ? undefined : onward;
+        const lines = tierLines(tier.rules, families, shadowLines, end).map((line) => line.replace(NEXT_TIER, onward));
+        next = chainOf(`${STAGED_CHAIN_PREFIX}tier`, lines.join('\n'));
+      }
+      for (const ip of podClass.ips) if (next !== undefined) stagedVmaps[ipFamily(ip)].push(`${ip} : jump ${next}`);
+    }
+  }
+
+  const vmapBody = (entries: readonly string[], family: Family): string => {
     const type = `type ${family === 4 ? 'ipv4_addr' : 'ipv6_addr'} : verdict`;
-    return vmaps[family].length === 0 ? type : `${type}\nelements = { ${vmaps[family].join(', ')} }`;
+    return entries.length === 0 ? type : `${type}\nelements = { ${entries.join(', ')} }`;
   };
   const base = [
     `type filter hook ${options.hook} priority ${BASE_CHAIN_PRIORITY}; policy accept;`,
     // In the pod's own namespace, traffic to itself is not egress.
     ...(options.hook === 'output' ? ['oifname "lo" accept'] : []),
     'ct state established,related accept',
+    ...(staged === undefined ? [] : ['ip saddr vmap @staged_v4', 'ip6 saddr vmap @staged_v6']),
     'ip saddr vmap @enforced_v4',
     'ip6 saddr vmap @enforced_v6',
   ];
   const objects: TableObject[] = [
     ...sets.all().map((set): TableObject => ({ kind: 'set', name: set.name, body: set.body, refill: false })),
     ...chains.values(),
-    { kind: 'map', name: 'enforced_v4', body: vmapBody(4), refill: true },
-    { kind: 'map', name: 'enforced_v6', body: vmapBody(6), refill: true },
+    ...(staged === undefined
+      ? []
+      : ([4, 6] as const).map((family): TableObject => ({ kind: 'map', name: `staged_v${family}`, body: vmapBody(stagedVmaps[family], family), refill: true }))),
+    { kind: 'map', name: 'enforced_v4', body: vmapBody(vmaps[4], 4), refill: true },
+    { kind: 'map', name: 'enforced_v6', body: vmapBody(vmaps[6], 6), refill: true },
     { kind: 'chain', name: `egress_${options.hook}`, body: base.join('\n'), refill: true },
   ];
   const enforcedPods = classes.reduce((sum, podClass) => sum + podClass.pods, 0);
