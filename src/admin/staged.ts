@@ -35,8 +35,9 @@ export function stagedReport(engine: PolicyEngine, counts: RuleCounts | undefine
   return { policies, rules: refs.map((rule) => ({ rule, packets: counts === undefined ? null : (counts.staged.get(rule) ?? 0) })) };
 }
 
-/** Registers the counters, read from the dataplane at each scrape. */
-export function registerRuleCountMetrics(registry: Registry, counts: () => Promise<RuleCounts> | undefined): void {
+/** Registers the counters, read from the dataplane at each scrape; a failed read leaves them out of that scrape. */
+export function registerRuleCountMetrics(registry: Registry, source: () => Promise<RuleCounts> | undefined): void {
+  const counts = (): Promise<RuleCounts | undefined> => Promise.resolve(source()).catch(() => undefined);
   new Counter({
     name: 'dnsgate_staged_packets_total',
     help: 'Packets the staged view of the policies would have decided, by deciding rule reference and verdict (nftables shadow evaluation)',

@@ -70,7 +70,14 @@ export interface Explanation {
   reason: VerdictReason;
   /** Every connection tried, in order. Empty when the client is not enforced. */
   connections: ConnectionExplanation[];
+  /**
+   * The same decision in the staged view (every staged policy applied), which is never
+   * enforced; present only when a policy is staged.
+   */
+  staged?: StagedExplanation;
 }
+
+export type StagedExplanation = Pick<Explanation, 'allowed' | 'enforced' | 'rules' | 'decidedBy' | 'reason'>;
 
 interface Decision {
   ip: string;
@@ -173,7 +180,10 @@ function decide(engine: PolicyEngine, request: ExplainRequest, learnt: LearntLoo
  * `learnt`, when given, supplies the addresses the running proxy learnt for the name.
  */
 export function explain(engine: PolicyEngine, request: ExplainRequest, learnt?: LearntLookup): Explanation {
-  return summarise(decide(engine, request, learnt));
+  const explanation = summarise(decide(engine, request, learnt));
+  if (engine.staged === undefined) return explanation;
+  const { allowed, enforced, rules, decidedBy, reason } = summarise(decide(engine.staged, request, learnt));
+  return { ...explanation, staged: { allowed, enforced, rules, decidedBy, reason } };
 }
 
 function summarise({ ip, pod, applicable, allowing, connections, decisive }: Decision): Explanation {
@@ -211,10 +221,14 @@ function connectionText(connection: ConnectionExplanation): string {
 
 /** A few human-readable lines saying the same as `explain`, with the matching patterns. */
 export function explainText(engine: PolicyEngine, request: ExplainRequest, learnt?: LearntLookup): string {
-  const decision = decide(engine, request, learnt);
+  const text = decisionText(decide(engine, request, learnt), request.name);
+  if (engine.staged === undefined) return text;
+  return `${text}staged (not enforced): ${decisionText(decide(engine.staged, request, learnt), request.name)}`;
+}
+
+function decisionText(decision: Decision, name: string): string {
   const explanation = summarise(decision);
   const { ip, pod, allowing, connections } = decision;
-  const name = request.name;
   const who = pod ? `pod ${pod.namespace}/${pod.name} (${ip})` : `${ip} (no known pod)`;
   if (!explanation.enforced) return `${name}: allowed for ${who}: no egress policy applies to it, so its egress is unrestricted\n`;
   const lines = [`${name}: ${explanation.allowed ? 'allowed' : 'not allowed'} for ${who}${explanation.decidedBy ? ` by ${explanation.decidedBy}` : ''}`];

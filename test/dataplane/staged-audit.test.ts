@@ -104,9 +104,10 @@ describe('a staged policy', { skip }, () => {
   test('enforces nothing: the pod it would select reaches what the staged rules would deny', async () => {
     assert.equal(await other.agent.connects('203.0.113.51', 80), true, 'the staged Deny drops nothing');
     assert.equal(await other.agent.connects('203.0.113.7', 443), true, 'the staged default-deny drops nothing');
-    const explained = await adminJson<{ enforced: boolean; allowed: boolean }>(`/v1/explain?client=${other.ip}&name=nope.denied.world`);
+    const explained = await adminJson<{ enforced: boolean; allowed: boolean; staged: unknown }>(`/v1/explain?client=${other.ip}&name=nope.denied.world`);
     assert.equal(explained.enforced, false);
     assert.equal(explained.allowed, true);
+    assert.deepEqual(explained.staged, { allowed: false, enforced: true, rules: [] }, 'the staged view would deny it');
     assert.equal(await webA.agent.connects('203.0.113.7', 443, 500), false, 'enforced policies still enforce');
   });
 

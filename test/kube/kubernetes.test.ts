@@ -152,6 +152,24 @@ test('watch events update pods and policies', { skip }, async () => {
   await waitFor(async () => (await explainFor(net.address(12), 'www.example.com')).client === null, 5000, 'the pod to go');
 });
 
+test('a staged policy from the API is evaluated beside the enforced ones and enforces nothing', { skip }, async () => {
+  const stagedPath = '/apis/projectcalico.org/v3/stagednetworkpolicies';
+  await waitFor(() => api.watching(stagedPath) > 0, 5000, 'the staged policies watch');
+  const staged: KubeObject = {
+    metadata: { name: 'allow-egress-to-domains', namespace: 'shop' },
+    spec: { stagedAction: 'Set', selector: "app == 'web'", types: ['Egress'], egress: [{ action: 'Allow', destination: { domains: ['multi.example.com'] } }] },
+  };
+  api.event(stagedPath, 'ADDED', staged);
+  const explained = async (): Promise<{ allowed: boolean; staged?: { allowed: boolean; rules: string[] } }> =>
+    (await (await fetch(`http://127.0.0.1:${dnsgate.adminPort}/v1/explain?client=${net.address(11)}&name=multi.example.com`)).json()) as { allowed: boolean; staged?: { allowed: boolean; rules: string[] } };
+  await waitFor(async () => (await explained()).staged !== undefined, 5000, 'the staged policy');
+  const result = await explained();
+  assert.equal(result.allowed, false, 'the enforced policy does not allow it');
+  assert.deepEqual([result.staged?.allowed, result.staged?.rules], [true, ['default|shop/default.staged:allow-egress-to-domains|allow|0']]);
+  api.event(stagedPath, 'DELETED', staged);
+  await waitFor(async () => (await explained()).staged === undefined, 5000, 'the staged policy to go');
+});
+
 test('an invalid policy from the API keeps the previous set', { skip }, async () => {
   api.event(POLICIES, 'MODIFIED', policy(['*.*.bad.example']));
   await waitFor(() => dnsgate.logger.lines.some((line) => line.startsWith('reload of policies kept the previous set: kubernetes:NetworkPolicy/shop/allow-egress-to-domains')), 5000, 'the reload error');

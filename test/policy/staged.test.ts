@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PolicyEngine } from '../../src/policy/engine.js';
-import { explain } from '../../src/policy/explain.js';
+import { explain, explainText } from '../../src/policy/explain.js';
 import type { PolicySet } from '../../src/policy/policy-set.js';
 import { fixturePods, policiesFrom, problemLines } from './files.js';
 
@@ -87,7 +87,16 @@ spec:
       ],
     );
     const engine = new PolicyEngine(set, identities);
-    assert.deepEqual(explain(engine, LABELLED_IP, 'new.example.com'), { allowed: true, enforced: false, client: { ip: LABELLED_IP, namespace: 'rollout-test', name: 'labelled' }, rules: [] });
+    const result = explain(engine, { client: LABELLED_IP, name: 'new.example.com' });
+    assert.deepEqual([result.allowed, result.enforced, result.rules], [true, false, []]);
+    assert.deepEqual(result.staged, {
+      allowed: true,
+      enforced: true,
+      rules: ['default|rollout-test/default.staged:egress|allow|1'],
+      decidedBy: 'default|rollout-test/default.staged:egress|allow|1',
+      reason: 'rule',
+    });
+    assert.deepEqual(explain(engine, { client: LABELLED_IP, name: 'other.example.com' }).staged, { allowed: false, enforced: true, rules: [], decidedBy: null, reason: 'tier-default' });
   });
 
   test('the staged view: a Set takes the place of the policy it names, a Delete removes it', async () => {
@@ -105,15 +114,26 @@ spec: {stagedAction: Delete}
     assert.equal((await policiesFrom(ENFORCED)).stagedView, undefined, 'nothing staged, no staged view');
   });
 
+  test('explain says the staged verdict beside the enforced one, in JSON and in text', async () => {
+    const engine = new PolicyEngine(await policiesFrom(`${ENFORCED}---\n${STAGED_SET}`), identities);
+    const result = explain(engine, { client: LABELLED_IP, name: 'old.example.com' });
+    assert.equal(result.allowed, true);
+    assert.deepEqual(result.staged, { allowed: false, enforced: true, rules: [], decidedBy: null, reason: 'tier-default' });
+    const text = explainText(engine, { client: LABELLED_IP, name: 'new.example.com' });
+    assert.match(text, /^new\.example\.com: not allowed for pod rollout-test\/labelled \(10\.244\.1\.10\)/);
+    assert.match(text, /^staged \(not enforced\): new\.example\.com: allowed for pod rollout-test\/labelled \(10\.244\.1\.10\) by default\|rollout-test\/default\.staged:egress\|allow\|1$/m);
+    assert.equal('staged' in explain(new PolicyEngine(await policiesFrom(ENFORCED), identities), { client: LABELLED_IP, name: 'old.example.com' }), false, 'nothing staged, no staged verdict');
+  });
+
   test('the staged view decides as if applied; the enforced decision is unchanged', async () => {
     const set = await policiesFrom(`${ENFORCED}---\n${STAGED_SET}`);
     const enforced = new PolicyEngine(set, identities);
     const staged = new PolicyEngine(set.stagedView as PolicySet, identities);
-    assert.equal(explain(enforced, LABELLED_IP, 'old.example.com').allowed, true);
-    assert.equal(explain(enforced, LABELLED_IP, 'new.example.com').allowed, false);
-    assert.equal(explain(staged, LABELLED_IP, 'old.example.com').allowed, false);
-    assert.deepEqual(explain(staged, LABELLED_IP, 'new.example.com').rules, ['default|rollout-test/default.staged:egress|allow|1']);
-    assert.equal(explain(staged, UNLABELLED_IP, 'anything.example').enforced, false);
+    assert.equal(explain(enforced, { client: LABELLED_IP, name: 'old.example.com' }).allowed, true);
+    assert.equal(explain(enforced, { client: LABELLED_IP, name: 'new.example.com' }).allowed, false);
+    assert.equal(explain(staged, { client: LABELLED_IP, name: 'old.example.com' }).allowed, false);
+    assert.deepEqual(explain(staged, { client: LABELLED_IP, name: 'new.example.com' }).rules, ['default|rollout-test/default.staged:egress|allow|1']);
+    assert.equal(explain(staged, { client: UNLABELLED_IP, name: 'anything.example' }).enforced, false);
   });
 
   test('problems: stagedAction, a Delete with rules, duplicates, a Kubernetes peer without selector', async () => {

@@ -192,7 +192,7 @@ describe('dnsgate recommend on logs of a real run', { skip }, () => {
       ...['www.example.com', ...CDN.slice(0, 5), PAGES[0], 'p9.github.io'].map((name) => ({ client: API, name, allowed: false })),
     ];
     for (const { client, name, allowed } of checks) {
-      const explained = explain(engine, client.ip, name);
+      const explained = explain(engine, { client: client.ip, name });
       assert.equal(explained.enforced, true, `${client.name} ${name}`);
       assert.equal(explained.allowed, allowed, `${client.name} ${name}: ${JSON.stringify(explained)}`);
     }
