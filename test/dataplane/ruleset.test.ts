@@ -257,3 +257,88 @@ test('output hook (sidecar): traffic over loopback is not egress', async () => {
   assert.equal(ruleset.baseChain, 'egress_output');
   assert.deepEqual(body(ruleset, 'egress_output').split('\n').slice(0, 2), ['type filter hook output priority filter; policy accept;', 'oifname "lo" accept']);
 });
+
+const STAGED_WEB = `---
+apiVersion: projectcalico.org/v3
+kind: StagedNetworkPolicy
+metadata: {name: p, namespace: shop}
+spec:
+  selector: app == 'web'
+  types: [Egress]
+  egress:
+    - action: Allow
+      protocol: TCP
+      destination: {ports: [443]}
+    - action: Deny
+      protocol: TCP
+      destination: {ports: [80]}
+`;
+
+test('a staged policy: shadow chains count what it would decide and return; the enforced chain is unchanged', async () => {
+  const enforced = policy('p', '    - action: Allow\n      protocol: UDP\n');
+  const plain = await compile(enforced, [WEB, OTHER]);
+  const ruleset = await compile(`${enforced}${STAGED_WEB}`, [WEB, OTHER]);
+  assert.equal(classOf(ruleset, '10.0.0.1'), classOf(plain, '10.0.0.1'), 'the enforced chain is the same');
+  assert.deepEqual(body(ruleset, 'egress_forward').split('\n'), [
+    'type filter hook forward priority filter; policy accept;',
+    'ct state established,related accept',
+    'ip saddr vmap @staged_v4',
+    'ip6 saddr vmap @staged_v6',
+    'ip saddr vmap @enforced_v4',
+    'ip6 saddr vmap @enforced_v6',
+  ]);
+  const shadow = /10\.0\.0\.1 : jump (staged_tier_[0-9a-f]{16})/.exec(body(ruleset, 'staged_v4'))?.[1] as string;
+  assert.ok(shadow, body(ruleset, 'staged_v4'));
+  assert.deepEqual(body(ruleset, shadow).split('\n'), [
+    'meta l4proto tcp th dport 443 counter return comment "default|shop/default.staged:p|allow|0"',
+    'meta l4proto tcp th dport 80 counter return comment "default|shop/default.staged:p|deny|1"',
+    'counter return comment "default|default-action|deny|-1"',
+  ]);
+  assert.ok(!body(ruleset, 'staged_v4').includes('10.0.0.9'), 'a pod the staged view does not change has no shadow');
+  assert.ok(!ruleset.definition().includes('drop comment "default|'), 'no shadow rule drops');
+});
+
+test('staged Pass goes on to the next tier of the class; a Delete makes the pod unenforced in the staged view', async () => {
+  const tiers = `apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: platform}
+spec: {order: 10}
+---
+apiVersion: projectcalico.org/v3
+kind: StagedGlobalNetworkPolicy
+metadata: {name: platform.guard}
+spec:
+  tier: platform
+  selector: app == 'web'
+  types: [Egress]
+  egress:
+    - action: Pass
+      protocol: UDP
+`;
+  const ruleset = await compile(`${tiers}---\n${policy('p', '    - action: Allow\n      protocol: UDP\n')}`, [WEB]);
+  const first = /10\.0\.0\.1 : jump (staged_tier_[0-9a-f]{16})/.exec(body(ruleset, 'staged_v4'))?.[1] as string;
+  const lines = body(ruleset, first).split('\n');
+  const next = /^meta l4proto udp goto (staged_tier_[0-9a-f]{16}) comment "platform\|platform\.staged:guard\|pass\|0"$/.exec(lines[0])?.[1];
+  assert.ok(next, lines[0]);
+  assert.equal(lines[1], 'counter return comment "platform|default-action|deny|-1"');
+  assert.deepEqual(body(ruleset, next).split('\n'), ['meta l4proto udp counter return comment "default|shop/default.p|allow|0"', 'counter return comment "default|default-action|deny|-1"']);
+
+  const deleted = await compile(`${policy('p', '    - action: Allow\n      protocol: UDP\n')}---
+apiVersion: projectcalico.org/v3
+kind: StagedNetworkPolicy
+metadata: {name: p, namespace: shop}
+spec: {stagedAction: Delete}
+`, [WEB]);
+  assert.equal(body(deleted, 'staged_v4'), 'type ipv4_addr : verdict', 'unenforced in the staged view: nothing to count');
+});
+
+test('--audit: Deny rules and tier defaults count and accept instead of dropping', async () => {
+  const engine = await engineOf(policy('p', '    - action: Deny\n      protocol: TCP\n      destination: {ports: [80]}\n    - action: Allow\n      protocol: TCP\n'), [WEB]);
+  const ruleset = compileRuleset(engine, { table: 'dnsgate', hook: 'forward', scope: 'pod', audit: true });
+  assert.deepEqual(body(ruleset, classOf(ruleset, '10.0.0.1')).split('\n'), [
+    'meta l4proto tcp th dport 80 counter accept comment "default|shop/default.p|deny|0"',
+    'meta l4proto tcp accept comment "default|shop/default.p|allow|1"',
+    'counter accept comment "default|default-action|deny|-1"',
+  ]);
+  assert.ok(!ruleset.definition().includes('drop'), 'nothing drops');
+});
