@@ -4,11 +4,11 @@
  * checks it before it is printed.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError } from '../config/load.js';
 import { normalizeQueryName } from '../policy/domain-pattern.js';
 import { loadPolicies } from '../policy/loader.js';
 import { formatProblem } from '../policy/problems.js';
 import { LogPathError, ObservationBuilder, readLogs, recommend, renderRecommendation } from '../recommend/index.js';
+import { ConfigError } from '../util/errors.js';
 
 interface RecommendFlags {
   logs: string[];

@@ -87,7 +87,7 @@ function harness(options: Partial<EnforcementOptions> & { cache?: boolean; datap
       committer: (listener) => new Committer<HeldAnswer>(map, dataplane, listener),
     },
     {
-      policy: { forClient: (pod) => engine.forClient(pod) },
+      policy: { forClient: (pod) => engine.forClient(pod), learningFor: (pod) => engine.learningFor(pod) },
       map,
       learner: new Learner(map, new CnameMemory(), 'pod'),
       holdAnswers: true,

@@ -204,7 +204,7 @@ function classSignature(podClass: PodClass): string {
  * The classes of the staged view, narrowed to the pods whose rules it changes: the
  * others are evaluated alike by both views, so their staged verdict is the enforced one.
  */
-function shadowClassesOf(engine: PolicyEngine, staged: PolicyEngine, enforced: readonly PodClass[]): PodClass[] {
+function shadowClassesOf(staged: PolicyEngine, enforced: readonly PodClass[]): PodClass[] {
   const enforcedSignature = new Map<string, string>();
   for (const podClass of enforced) {
     const signature = classSignature(podClass);
@@ -272,7 +272,7 @@ export function compileRuleset(engine: PolicyEngine, options: RulesetOptions): R
   const audit = options.audit === true;
   const classes = classesOf(engine);
   const staged = engine.staged;
-  const shadowClasses = staged === undefined ? [] : shadowClassesOf(engine, staged, classes);
+  const shadowClasses = staged === undefined ? [] : shadowClassesOf(staged, classes);
   const sets = new StaticSets();
   const destinations = new DestinationIndex(engine);
   const stagedDestinations = staged === undefined ? undefined : new DestinationIndex(staged);
