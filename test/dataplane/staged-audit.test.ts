@@ -107,7 +107,7 @@ describe('a staged policy', { skip }, () => {
     const explained = await adminJson<{ enforced: boolean; allowed: boolean; staged: unknown }>(`/v1/explain?client=${other.ip}&name=nope.denied.world`);
     assert.equal(explained.enforced, false);
     assert.equal(explained.allowed, true);
-    assert.deepEqual(explained.staged, { allowed: false, enforced: true, rules: [] }, 'the staged view would deny it');
+    assert.deepEqual(explained.staged, { allowed: false, enforced: true, rules: [], decidedBy: null, reason: 'tier-default' }, 'the staged view would deny it');
     assert.equal(await webA.agent.connects('203.0.113.7', 443, 500), false, 'enforced policies still enforce');
   });
 
