@@ -5,7 +5,7 @@
  * Every transaction goes through one queue, and is compiled when its turn comes, so a
  * batch of elements always names the sets of the table as it is at that moment.
  */
-import { execFile } from 'node:child_process';
+import { execFile, type ExecFileException } from 'node:child_process';
 import type { NftablesMetrics } from '../../admin/metrics.js';
 import type { DataplaneBatch, EntrySnapshot } from '../../allowmap/entry.js';
 import type { PolicyEngine } from '../../policy/index.js';
@@ -123,20 +123,12 @@ export class NftablesDataplane implements Dataplane {
 
   ruleCounts(): Promise<RuleCounts> {
     this.counting ??= this.listTable()
-      .then((json) => this.counterTotals.update(parseCountedRules(json)))
+      .then(({ error, stdout, stderr }) => {
+        if (error) throw new Error(`nft list table failed: ${firstLine(stderr) || error.message}`);
+        return this.counterTotals.update(parseCountedRules(stdout));
+      })
       .finally(() => (this.counting = undefined));
     return this.counting;
-  }
-
-  /** `nft -j -t list table`: every object and rule, without set elements. */
-  private listTable(): Promise<string> {
-    const [file, prefix] = this.nft;
-    return new Promise((resolve, reject) => {
-      execFile(file, [...prefix, '-j', '-t', 'list', 'table', 'inet', this.options.table], { maxBuffer: 1 << 30 }, (error, stdout, stderr) => {
-        if (error) reject(new Error(`nft list table failed: ${String(stderr).trim().split('\n')[0] || error.message}`));
-        else resolve(stdout);
-      });
-    });
   }
 
   /** Stops nft and leaves the table in place: enforcement goes on while dnsgate is away (fail-static). */
@@ -201,21 +193,23 @@ export class NftablesDataplane implements Dataplane {
    * The objects of the table, by name, from a one-shot `nft -j -t list table` (terse: no
    * elements). At start-up its failures say whether nft is there and may change the ruleset.
    */
-  private readInventory(startUp: boolean): Promise<Inventory> {
+  private async readInventory(startUp: boolean): Promise<Inventory> {
+    const { error, stdout, stderr } = await this.listTable();
+    if (!error) return parseInventory(stdout);
+    const said = firstLine(stderr);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ConfigError(`--dataplane nftables: ${this.nft[0]} not found; install nftables`);
+    if (/No such file or directory/.test(said)) return EMPTY_INVENTORY;
+    if (/Operation not permitted|Permission denied/.test(said)) {
+      throw new ConfigError(`--dataplane nftables: nft may not read or change the ruleset: ${said}; dnsgate needs root or CAP_NET_ADMIN`);
+    }
+    throw startUp ? new ConfigError(`--dataplane nftables: nft failed: ${said || error.message}`) : new Error(`nft list table failed: ${said || error.message}`);
+  }
+
+  /** A one-shot `nft -j -t list table`: every object and rule of the table, without set elements (terse). */
+  private listTable(): Promise<{ error: ExecFileException | null; stdout: string; stderr: string }> {
     const [file, prefix] = this.nft;
-    return new Promise((resolve, reject) => {
-      execFile(file, [...prefix, '-j', '-t', 'list', 'table', 'inet', this.options.table], { maxBuffer: 1 << 30 }, (error, stdout, stderr) => {
-        if (!error) {
-          resolve(parseInventory(stdout));
-          return;
-        }
-        const said = String(stderr).trim().split('\n')[0] ?? '';
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') reject(new ConfigError(`--dataplane nftables: ${file} not found; install nftables`));
-        else if (/No such file or directory/.test(said)) resolve(EMPTY_INVENTORY);
-        else if (/Operation not permitted|Permission denied/.test(said)) {
-          reject(new ConfigError(`--dataplane nftables: nft may not read or change the ruleset: ${said}; dnsgate needs root or CAP_NET_ADMIN`));
-        } else reject(startUp ? new ConfigError(`--dataplane nftables: nft failed: ${said || error.message}`) : new Error(`nft list table failed: ${said || error.message}`));
-      });
+    return new Promise((resolve) => {
+      execFile(file, [...prefix, '-j', '-t', 'list', 'table', 'inet', this.options.table], { maxBuffer: 1 << 30 }, (error, stdout, stderr) => resolve({ error, stdout, stderr }));
     });
   }
 }
