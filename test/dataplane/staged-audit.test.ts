@@ -6,11 +6,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFixture } from '../helpers/cluster.js';
 import { dig } from '../helpers/dig.js';
 import { startKnot, startUnbound, standardRootZone, type DnsServer } from '../helpers/dns-servers.js';
+import { waitFor } from '../helpers/dnsgate.js';
 import { missing } from '../helpers/env.js';
 import { ADMIN, clusterPodsYaml, clusterPolicies, startNodeDnsgate, worldRecords, type NodeDnsgate } from './cluster.js';
 import { Topology, type PodNetwork } from './topology.js';
@@ -127,6 +128,17 @@ describe('a staged policy', { skip }, () => {
     assert.match(await metricsText(), new RegExp(`dnsgate_staged_packets_total\\{rule="${STAGED_DENY.replaceAll('|', '\\|')}",verdict="deny"\\} [1-9]`));
     const staged = await adminJson<StagedJson>('/v1/staged');
     assert.deepEqual(staged.policies, [{ kind: 'StagedNetworkPolicy', name: 'shop/default.staged:other-egress', stagedAction: 'Set', target: 'shop/default.other-egress' }]);
+  });
+
+  test('what a replaced shadow chain counted before a policy change stays counted', async () => {
+    const before = await stagedPackets();
+    assert.equal(await other.agent.connects('203.0.113.51', 80), true);
+    // A third staged rule changes the shadow chain's content: the chain is replaced.
+    const extra = '    - action: Allow\n      protocol: UDP\n      destination:\n        ports: [123]\n';
+    writeFileSync(join(fixture, 'staged.yaml'), `${clusterPolicies()}${STAGED}${extra}`);
+    await waitFor(async () => Object.keys(await stagedPackets()).includes('default|shop/default.staged:other-egress|allow|2'), 10_000, 'the changed staged policy');
+    const after = await stagedPackets();
+    assert.ok((after[STAGED_DENY] ?? 0) - (before[STAGED_DENY] ?? 0) >= 1, `${JSON.stringify(before)} → ${JSON.stringify(after)}`);
   });
 });
 

@@ -5,8 +5,8 @@
  *
  * Chains are replaced whole when their content changes, and their counters start again
  * at zero: totals are kept here, per reference, from the growth of each rule's counter
- * between reads (a rule being a chain and handle). Packets a replaced rule counted after
- * the last read are not seen.
+ * between reads (a rule being a chain and handle). The dataplane reads them before each
+ * swap, so a replaced rule loses only what it counted in the moment between.
  */
 import type { RuleCounts } from '../dataplane.js';
 import { STAGED_CHAIN_PREFIX } from './ruleset.js';

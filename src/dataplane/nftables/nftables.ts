@@ -140,6 +140,8 @@ export class NftablesDataplane implements Dataplane {
   private async swap(operation: Exclude<Operation, 'batch'>, entries?: readonly EntrySnapshot[]): Promise<void> {
     const started = performance.now();
     if (this.inventoryStale) this.inventory = await this.readInventory(false);
+    // A swap may replace counting chains, whose counters start again: what they counted is read first.
+    if (this.ruleset?.counts) await this.ruleCounts().catch(() => undefined);
     const ruleset = this.compile();
     let text = swapText(ruleset, this.inventory, { flushLearnt: entries !== undefined && !this.keepUnknownElements });
     let count = 0;

@@ -98,6 +98,8 @@ export class Ruleset {
     private readonly learntByRule: ReadonlyMap<string, string>,
     readonly enforcedPods: number,
     readonly classes: number,
+    /** Some rules count packets (staged shadow chains, or --audit). */
+    readonly counts: boolean,
   ) {}
 
   /** Every object, learnt sets included. */
@@ -355,5 +357,5 @@ export function compileRuleset(engine: PolicyEngine, options: RulesetOptions): R
     { kind: 'chain', name: `egress_${options.hook}`, body: base.join('\n'), refill: true },
   ];
   const enforcedPods = classes.reduce((sum, podClass) => sum + podClass.pods, 0);
-  return new Ruleset(options, objects, learntSets, learntByRule, enforcedPods, classes.length);
+  return new Ruleset(options, objects, learntSets, learntByRule, enforcedPods, classes.length, audit || shadowClasses.length > 0);
 }
