@@ -142,7 +142,7 @@ interface CompiledLine {
 }
 
 /** Pods that share these are enforced by the same chain. */
-export interface PodClass {
+interface PodClass {
   /** Applicable tiers in order, each with the rules that apply in it. */
   tiers: readonly ApplicableTier[];
   families: Set<Family>;
@@ -151,7 +151,7 @@ export interface PodClass {
 }
 
 /** The classes of the enforced pods: pods to which the same rules apply, as the policy engine decides. */
-export function classesOf(engine: PolicyEngine): PodClass[] {
+function classesOf(engine: PolicyEngine): PodClass[] {
   const classes = new Map<string, PodClass>();
   for (const pod of engine.identities.pods) {
     const applicable = engine.applicableRules(pod);
