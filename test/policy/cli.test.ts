@@ -179,9 +179,9 @@ test('validate: a YAML document that is no Calico resource is named with the rea
     assert.equal(
       result.stdout,
       [
-        `${file}:1:1: warning: skipping a document without apiVersion and kind (keys: services, volumes): not a Kubernetes resource; dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier of projectcalico.org/v3`,
-        `${file}:6:1: warning: skipping a projectcalico.org/v3 document without kind: dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier of projectcalico.org/v3`,
-        `${file}:9:7: warning: skipping a NetworkPolicy without apiVersion: dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier of projectcalico.org/v3`,
+        `${file}:1:1: warning: skipping a document without apiVersion and kind (keys: services, volumes): not a Kubernetes resource; dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier, StagedNetworkPolicy, StagedGlobalNetworkPolicy, StagedKubernetesNetworkPolicy of projectcalico.org/v3`,
+        `${file}:6:1: warning: skipping a projectcalico.org/v3 document without kind: dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier, StagedNetworkPolicy, StagedGlobalNetworkPolicy, StagedKubernetesNetworkPolicy of projectcalico.org/v3`,
+        `${file}:9:7: warning: skipping a NetworkPolicy without apiVersion: dnsgate reads NetworkPolicy, GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier, StagedNetworkPolicy, StagedGlobalNetworkPolicy, StagedKubernetesNetworkPolicy of projectcalico.org/v3`,
         '',
       ].join('\n'),
     );
