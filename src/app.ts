@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
 import { Readiness } from './admin/readiness.js';
-import { addApiRoutes } from './admin/routes.js';
+import { addApiRoutes, type ApiSources } from './admin/routes.js';
 import { registerRuleCountMetrics } from './admin/staged.js';
 import { CnameMemory } from './allowmap/answer-addresses.js';
 import { Learner } from './allowmap/learner.js';
@@ -107,6 +107,11 @@ export class App {
     this.readiness.watch(() => this.dataplane.unhealthyReason());
   }
 
+  /** What the admin API reads, for each admin listener. */
+  private apiSources(): ApiSources {
+    return { map: this.map, policy: this.engine, scope: this.config.scope, ruleCounts: () => this.dataplane.ruleCounts?.() };
+  }
+
   /** Starts serving. Throws ConfigError for problems the user must fix (exit 2). */
   async start(): Promise<void> {
     const config = this.config;
@@ -149,13 +154,13 @@ export class App {
       const token = await readAdminToken(config.adminTokenFile);
       const admin = new AdminServer(config.admin, this.metrics, this.readiness, { open: isLoopback(config.admin.host), token });
       this.admin = admin;
-      addApiRoutes(admin, { map: this.map, policy: this.engine, scope: config.scope, ruleCounts: () => this.dataplane.ruleCounts?.() });
+      addApiRoutes(admin, this.apiSources());
       await bindOrExplain('--admin', config.admin, () => admin.listen());
     }
     if (config.adminPrivate) {
       const admin = new AdminServer(config.adminPrivate, this.metrics, this.readiness);
       this.adminPrivate = admin;
-      addApiRoutes(admin, { map: this.map, policy: this.engine, scope: config.scope });
+      addApiRoutes(admin, this.apiSources());
       await bindOrExplain('--admin-private', config.adminPrivate, () => admin.listen());
     }
     for (const endpoint of config.listen) {
