@@ -26,6 +26,7 @@ import { Committer } from './dataplane/committer.js';
 import type { Dataplane } from './dataplane/dataplane.js';
 import { createDataplane } from './dataplane/create.js';
 import { IdentityStore } from './identity/store.js';
+import { Interception } from './intercept/interception.js';
 import { KubeClient } from './kube/client.js';
 import { resolveServiceUpstream } from './kube/service.js';
 import { KubernetesSource } from './kube/source.js';
@@ -37,6 +38,7 @@ import { isLoopback, type Endpoint } from './net/address.js';
 import { Pipeline, type HeldAnswer } from './pipeline.js';
 import { LiveEngine, PolicyStore, formatProblem, type PolicyLoad } from './policy/index.js';
 import { UpstreamPool } from './upstream/pool.js';
+import { UPSTREAM_SOURCE_PORTS } from './upstream/source-ports.js';
 import { formatUpstreamSpec } from './upstream/spec.js';
 import { stderrLogger, type Logger } from './util/logger.js';
 import { TimerWheel } from './util/timer-wheel.js';
@@ -75,6 +77,7 @@ export class App {
   private serving: Serving | undefined;
   private control: ControlPath | undefined;
   private kube: { client: KubeClient; source: KubernetesSource | undefined } | undefined;
+  private readonly interception: Interception | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -100,6 +103,7 @@ export class App {
     this.stateFile = config.stateFile === undefined ? undefined : new StateFile(config.stateFile, this.map, config.scope, logger);
     this.dataplane = overrides.dataplane ?? createDataplane(config, this.engine, this.metrics.nftables, logger);
     registerRuleCountMetrics(this.metrics.registry, () => this.dataplane.ruleCounts?.());
+    this.interception = config.intercept.length > 0 ? new Interception(config, this.metrics.registry, logger) : undefined;
     this.readiness.require('listeners', 'listeners are not bound yet');
     this.readiness.require('identities', 'pods are not loaded yet');
     this.readiness.require('policies', 'policies are not loaded yet');
@@ -115,7 +119,7 @@ export class App {
   /** Starts serving. Throws ConfigError for problems the user must fix (exit 2). */
   async start(): Promise<void> {
     const config = this.config;
-    if (config.kubernetes || config.upstream.some((spec) => spec.kind === 'k8s-service')) {
+    if (config.kubernetes || [...config.upstream, ...config.intercept].some((spec) => spec.kind === 'k8s-service')) {
       this.kube = { client: KubeClient.fromEnvironment(), source: undefined };
     }
     try {
@@ -163,20 +167,46 @@ export class App {
       addApiRoutes(admin, this.apiSources());
       await bindOrExplain('--admin-private', config.adminPrivate, () => admin.listen());
     }
-    for (const endpoint of config.listen) {
-      const udp = new UdpListener(endpoint, serving.pipeline);
-      const tcp = new TcpListener(endpoint, serving.pipeline, this.metrics.tcp, {
-        idleTimeoutMs: config.tcpIdleTimeout,
-        maxConnections: config.tcpMaxConnections,
-      });
-      await bindOrExplain('--listen', endpoint, () => udp.listen());
-      await bindOrExplain('--listen', endpoint, () => tcp.listen());
-      this.udpListeners.push(udp);
-      this.tcpListeners.push(tcp);
-    }
+    for (const endpoint of config.listen) await this.bindListeners(endpoint, serving.pipeline);
+    const bound = (listeners: readonly (UdpListener | TcpListener)[]) => listeners.map((listener) => ({ endpoint: listener.endpoint, port: listener.port }));
+    await this.interception?.install(bound(this.udpListeners), bound(this.tcpListeners), this.kube?.client);
+    // Ready means serving the intercepted DNS: a predecessor may be stopped from then on.
+    await this.interception?.takeOver();
     this.readiness.satisfy('listeners');
     const listening = this.udpListeners.map((l) => `${l.endpoint.host}:${l.port}`).join(', ');
     this.logger.info(`serving DNS on ${listening} (udp+tcp), upstream ${config.upstream.map(formatUpstreamSpec).join(', ')}`);
+  }
+
+  /**
+   * A UDP and a TCP listener on `endpoint`. With --intercept, a port still held (by the
+   * predecessor during an upgrade) is no error: the listeners take a free port of the
+   * same address, and interception sends the DNS there once this process is ready.
+   */
+  private async bindListeners(endpoint: Endpoint, pipeline: Pipeline): Promise<void> {
+    const options = { idleTimeoutMs: this.config.tcpIdleTimeout, maxConnections: this.config.tcpMaxConnections };
+    for (let port = endpoint.port; ; port = 0) {
+      const udp = new UdpListener({ ...endpoint, port }, pipeline);
+      try {
+        await udp.listen();
+      } catch (error) {
+        udp.close();
+        if (this.interception && port !== 0 && (error as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
+        return bindOrExplain('--listen', endpoint, () => Promise.reject(error as Error));
+      }
+      const tcp = new TcpListener({ ...endpoint, port: udp.port }, pipeline, this.metrics.tcp, options);
+      try {
+        await tcp.listen();
+      } catch (error) {
+        udp.close();
+        // The free UDP port may be taken for TCP: try another.
+        if (this.interception && (error as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
+        return bindOrExplain('--listen', endpoint, () => Promise.reject(error as Error));
+      }
+      if (port !== endpoint.port) this.logger.info(`--listen ${endpoint.host}:${endpoint.port} is taken (a predecessor still running?): listening on port ${udp.port}, where interception sends DNS`);
+      this.udpListeners.push(udp);
+      this.tcpListeners.push(tcp);
+      return;
+    }
   }
 
   /** The data path and what it drives: log, upstream pool, committer, deadlines. */
@@ -194,7 +224,13 @@ export class App {
         metrics: this.metrics.query,
         clock: wheel,
         upstream: (listener) =>
-          (upstream = new UpstreamPool(upstreams, { upstreamTimeoutMs: config.upstreamTimeout, queryTimeoutMs: config.queryTimeout, caseRandomization: config.upstreamCaseRandomization }, listener, this.metrics.upstream, wheel)),
+          (upstream = new UpstreamPool(upstreams, {
+                upstreamTimeoutMs: config.upstreamTimeout,
+                queryTimeoutMs: config.queryTimeout,
+                caseRandomization: config.upstreamCaseRandomization,
+                // In the pod's netns, interception tells dnsgate's own queries apart by these.
+                sourcePorts: config.intercept.length > 0 && config.nftHook === 'output' ? UPSTREAM_SOURCE_PORTS : undefined,
+              }, listener, this.metrics.upstream, wheel)),
         committer: (listener) => (committer = new Committer(this.map, this.dataplane, listener)),
       },
       {
@@ -206,6 +242,7 @@ export class App {
         holdTimeoutAction: config.holdTimeoutAction,
         // Audit mode refuses no answer: what would be denied is only counted.
         denyRcode: config.denyResponse === 'off' || config.audit ? undefined : config.denyResponse === 'refused' ? Rcode.Refused : Rcode.NXDomain,
+        clusterDomains: config.clusterDomain,
       },
     );
     if (upstream === undefined || committer === undefined) throw new Error('the pipeline built no upstream or committer');
@@ -258,6 +295,9 @@ export class App {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.control?.stop();
+      // DNS goes straight to the targets again (unless a successor took it over) before
+      // the listeners stop taking queries.
+      await this.interception?.release();
       // Sources first: pods and policies stay as they are while the queries drain.
       this.kube?.source?.stop();
       this.policies.close();

@@ -74,6 +74,15 @@ export interface EnforcementOptions {
   holdTimeoutAction: 'release' | 'servfail';
   /** Rcode for names no rule allows an enforced pod, or undefined to forward them. */
   denyRcode: Rcode.Refused | Rcode.NXDomain | undefined;
+  /**
+   * Names under these are never denied: search-list expansions and Service names of the
+   * cluster pass through dnsgate once it intercepts, and only CoreDNS may answer them.
+   */
+  clusterDomains: readonly string[];
+}
+
+function underDomain(name: string, domains: readonly string[]): boolean {
+  return domains.some((domain) => name === domain || (name.endsWith(domain) && name.charCodeAt(name.length - domain.length - 1) === 46));
 }
 
 export interface PipelineParts {
@@ -177,7 +186,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
     const rules = this.enforcement.policy.forClient(query.pod);
     if (!rules.enforced) return false;
     const name = readName(query.message, HEADER_LENGTH);
-    return name !== undefined && rules.allowingRuleRefs(name).length === 0;
+    return name !== undefined && !underDomain(name, this.enforcement.clusterDomains) && rules.allowingRuleRefs(name).length === 0;
   }
 
   onUpstreamReply(query: Query, reply: Buffer, upstream: UpstreamServer): void {

@@ -57,6 +57,7 @@ function defaults(): Omit<Config, ResolvedLater> {
     values[name] = raw === undefined ? undefined : parseValue(name, raw, `default of --${keyOf(name)}`);
   }
   values.policies = [];
+  values.intercept = [];
   values.nodeName = defaultNodeName();
   return values as Omit<Config, ResolvedLater>;
 }

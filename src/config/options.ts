@@ -141,6 +141,12 @@ function upstream(raw: RawValue): UpstreamSpec {
   return spec;
 }
 
+function domainName(raw: RawValue): string {
+  const name = text(raw).toLowerCase().replace(/\.$/, '');
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name)) throw new Error(`expected a domain name such as cluster.local, got ${JSON.stringify(raw)}`);
+  return name;
+}
+
 function podKey(raw: RawValue): string {
   const key = text(raw);
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(key)) throw new Error(`expected NAMESPACE/NAME, got ${JSON.stringify(raw)}`);
@@ -193,6 +199,8 @@ export const OPTIONS = {
   maxEntries: option('--max-entries <n>', 'allowed-IP map entries in all', integer(1), 500_000),
   nftTable: option('--nft-table <name>', 'nftables table (family inet) dnsgate owns', nftTableName, 'dnsgate'),
   nftHook: option('--nft-hook <hook>', 'forward (node-local: pods routed through this host) or output (sidecar: the pod\'s own namespace)', oneOf('forward', 'output'), 'forward'),
+  intercept: repeatable('--intercept <target>', 'take DNS to this target over, transparently: IP, IP:PORT, [IPv6]:PORT, k8s-service:[NS/]NAME[:PORT] (repeatable; needs nft and CAP_NET_ADMIN)', upstream),
+  clusterDomain: repeatable('--cluster-domain <domain>', 'names under it are never refused by --deny-response (repeatable)', domainName, 'cluster.local'),
   nodeName: option('--node-name <name>', 'the host field of DNS logs', text, { described: '$NODE_NAME, else the hostname' }),
 } as const;
 

@@ -14,6 +14,7 @@ import type { DropReason, ExchangeEvents } from './exchange.js';
 import { UpstreamServer } from './server.js';
 import { TcpExchange } from './tcp.js';
 import { UdpExchange } from './udp.js';
+import type { SourcePorts } from './source-ports.js';
 import { randomizeCase, restoreCase } from './case.js';
 
 export interface UpstreamListener {
@@ -29,6 +30,8 @@ export interface UpstreamPoolOptions {
   queryTimeoutMs: number;
   /** 0x20: send question names in random case and require replies to echo it. */
   caseRandomization: boolean;
+  /** Source ports of upstream traffic, when not the kernel's (see source-ports.ts). */
+  sourcePorts?: SourcePorts;
 }
 
 const PROBE_INTERVAL_MS = 1000;
@@ -59,8 +62,8 @@ export class UpstreamPool implements ExchangeEvents {
     this.servers = endpoints.map((endpoint, index) => new UpstreamServer(index, endpoint));
     this.links = this.servers.map((server) => ({
       server,
-      udp: new UdpExchange(server, this.ids, this, options.upstreamTimeoutMs),
-      tcp: new TcpExchange(server, this.ids, this),
+      udp: new UdpExchange(server, this.ids, this, options.upstreamTimeoutMs, undefined, options.sourcePorts),
+      tcp: new TcpExchange(server, this.ids, this, options.sourcePorts),
       probe: undefined,
       udpDuration: metrics.duration.bind({ upstream: server.label, transport: 'udp' }),
       tcpDuration: metrics.duration.bind({ upstream: server.label, transport: 'tcp' }),

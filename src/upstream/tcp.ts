@@ -16,6 +16,7 @@ import type { Query } from '../query.js';
 import type { RandomIds } from '../util/random.js';
 import { answersQuery, type ExchangeEvents } from './exchange.js';
 import type { UpstreamServer } from './server.js';
+import { sourcePort, type SourcePorts } from './source-ports.js';
 
 const IDLE_CLOSE_MS = 10_000;
 
@@ -30,6 +31,7 @@ export class TcpExchange {
     private readonly server: UpstreamServer,
     private readonly ids: RandomIds,
     private readonly events: ExchangeEvents,
+    private readonly sourcePorts?: SourcePorts,
   ) {}
 
   send(query: Query): void {
@@ -47,7 +49,9 @@ export class TcpExchange {
   }
 
   private open(): Socket {
-    const socket = connect({ host: this.server.endpoint.host, port: this.server.endpoint.port, noDelay: true });
+    // A taken source port fails this connection like any other connection failure.
+    const localPort = sourcePort(this.sourcePorts);
+    const socket = connect({ host: this.server.endpoint.host, port: this.server.endpoint.port, noDelay: true, ...(localPort === 0 ? {} : { localPort }) });
     this.socket = socket;
     let opened = false;
     socket.once('connect', () => (opened = true));

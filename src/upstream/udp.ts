@@ -18,6 +18,7 @@ import type { Query } from '../query.js';
 import type { RandomIds } from '../util/random.js';
 import { answersQuery, type ExchangeEvents } from './exchange.js';
 import type { UpstreamServer } from './server.js';
+import { sourcePort, type SourcePorts } from './source-ports.js';
 
 const ID_SPACE = 65536;
 /** Past this share of IDs in use, finding a free one by random probing gets slow. */
@@ -52,6 +53,8 @@ export class UdpExchange {
     /** How long a replaced socket still takes replies for the queries sent from it. */
     private readonly drainMs: number,
     private readonly lifetimeMs = PORT_LIFETIME_MS,
+    /** Where source ports come from when not the kernel's ephemeral range (see source-ports.ts). */
+    private readonly sourcePorts?: SourcePorts,
   ) {}
 
   /** Opens the pool and starts renewing it; resolves true when at least one socket connected. */
@@ -170,7 +173,8 @@ export class UdpExchange {
         port.connected = true;
         resolve(port);
       }) as () => void;
-      socket.bind(0, () => socket.connect(endpoint.port, endpoint.host, connected));
+      // In a range, a port another socket holds fails this one until its renewal.
+      socket.bind(sourcePort(this.sourcePorts), () => socket.connect(endpoint.port, endpoint.host, connected));
     });
   }
 

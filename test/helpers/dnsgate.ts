@@ -25,7 +25,7 @@ export class MemoryLogger implements Logger {
 function rawFlags(args: readonly string[]): { raw: Partial<Record<OptionName, RawValue | RawValue[]>>; config?: string } {
   const raw: Record<string, RawValue | RawValue[]> = {};
   let config: string | undefined;
-  const repeatable = new Set(['listen', 'upstream', 'policies']);
+  const repeatable = new Set(['listen', 'upstream', 'policies', 'intercept', 'clusterDomain']);
   for (let i = 0; i < args.length; i++) {
     const flag = args[i];
     if (!flag.startsWith('--')) throw new Error(`unexpected argument ${flag}`);

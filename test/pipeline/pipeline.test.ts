@@ -94,6 +94,7 @@ function harness(options: Partial<EnforcementOptions> & { cache?: boolean; datap
       maxHoldMs: MAX_HOLD_MS,
       holdTimeoutAction: 'release',
       denyRcode: undefined,
+      clusterDomains: ['cluster.local'],
       ...options,
     },
   );
@@ -148,6 +149,15 @@ test('deny: an enforced pod asking for a name no rule allows gets the deny rcode
   h.ask('allowed.example');
   h.ask('denied.example', '192.0.2.99');
   assert.equal(h.forwarded.length, 2);
+});
+
+test('deny: names under the cluster domain always go upstream (search-list expansions, Services)', () => {
+  const h = harness({ denyRcode: Rcode.Refused });
+  h.ask('denied.example.shop.svc.cluster.local', POD_IP, 42);
+  h.ask('cluster.local', POD_IP, 43);
+  h.ask('notcluster.local', POD_IP, 44);
+  assert.equal(h.forwarded.length, 2);
+  assert.deepEqual(h.client.answers.map((answer) => [dnsPacket.decode(answer).id, rcodeOf(answer)]), [[44, 'REFUSED']]);
 });
 
 test('hold and commit: an answer that teaches an IP waits for the dataplane batch that holds it', async () => {

@@ -17,9 +17,10 @@
  */
 import type { EntrySnapshot } from '../../allowmap/entry.js';
 import type { DataplaneBatch } from '../../allowmap/entry.js';
+import { INTERCEPT_PREFIX } from '../../intercept/rules.js';
 import type { Ruleset } from './ruleset.js';
 
-/** What the table holds, by name, as `nft -j -t list table` reports it. */
+/** What the table holds, by name, as `nft -j -t list table` reports it, but for interception's objects, which swaps never touch. */
 export interface Inventory {
   chains: string[];
   sets: string[];
@@ -35,6 +36,7 @@ export function parseInventory(json: string): Inventory {
   const parsed = JSON.parse(json) as { nftables?: Record<string, { name?: string }>[] };
   const inventory: Inventory = { chains: [], sets: [], maps: [] };
   for (const item of parsed.nftables ?? []) {
+    if ((item.chain ?? item.set ?? item.map)?.name?.startsWith(INTERCEPT_PREFIX)) continue;
     if (item.chain?.name !== undefined) inventory.chains.push(item.chain.name);
     if (item.set?.name !== undefined) inventory.sets.push(item.set.name);
     if (item.map?.name !== undefined) inventory.maps.push(item.map.name);

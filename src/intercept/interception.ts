@@ -1,0 +1,102 @@
+/**
+ * What `serve` does with `--intercept`: resolves the targets (and follows Services),
+ * installs interception for this process's listeners, takes it over once the process
+ * is ready, and releases it at stop. See interceptor.ts for the kernel side.
+ */
+import type { Registry } from 'prom-client';
+import { ConfigError } from '../util/errors.js';
+import type { KubeClient } from '../kube/client.js';
+import type { Endpoint } from '../net/address.js';
+import type { UpstreamSpec } from '../upstream/spec.js';
+import { InterceptMetrics, Interceptor, type InterceptLogger } from './interceptor.js';
+import type { Hook, Instance, Target } from './rules.js';
+import { SERVICE_POLL_MS, resolveTargets } from './targets.js';
+
+export interface InterceptionConfig {
+  intercept: UpstreamSpec[];
+  nftTable: string;
+  nftHook: Hook;
+}
+
+/** A bound listener: its address and the port it got (which differs from --listen during a handover). */
+export interface BoundListener {
+  endpoint: Endpoint;
+  port: number;
+}
+
+function isLoopback(ip: string): boolean {
+  return ip.startsWith('127.') || ip === '::1';
+}
+
+export class Interception {
+  private readonly interceptor: Interceptor;
+  private poller: NodeJS.Timeout | undefined;
+  private failing = false;
+
+  constructor(
+    private readonly config: InterceptionConfig,
+    registry: Registry,
+    private readonly logger: InterceptLogger,
+    nft?: readonly [string, readonly string[]],
+  ) {
+    this.interceptor = new Interceptor({ table: config.nftTable, hook: config.nftHook, nft }, new InterceptMetrics(registry), logger);
+  }
+
+  /**
+   * Per family, the first UDP and TCP listener. On the node (forward), pods reach the
+   * listener from outside, so it may not be a loopback address.
+   */
+  private instanceOf(udp: readonly BoundListener[], tcp: readonly BoundListener[]): Instance {
+    const instance: Instance = { udp: {}, tcp: {} };
+    for (const [kind, listeners] of [['udp', udp], ['tcp', tcp]] as const) {
+      for (const { endpoint, port } of listeners) {
+        if (instance[kind][endpoint.family] !== undefined) continue;
+        if (this.config.nftHook === 'forward' && isLoopback(endpoint.host)) {
+          throw new ConfigError(`--intercept: pods cannot reach --listen ${endpoint.host}; with --nft-hook forward, listen on an address of the node`);
+        }
+        instance[kind][endpoint.family] = { ...endpoint, port };
+      }
+    }
+    return instance;
+  }
+
+  /** Installs interception for the bound listeners and resolves the targets. Nothing is intercepted yet. */
+  async install(udp: readonly BoundListener[], tcp: readonly BoundListener[], kube: KubeClient | undefined): Promise<void> {
+    const instance = this.instanceOf(udp, tcp);
+    let targets: Target[];
+    try {
+      targets = await resolveTargets(this.config.intercept, kube);
+    } catch (error) {
+      throw error instanceof ConfigError ? error : new ConfigError((error as Error).message);
+    }
+    await this.interceptor.install(instance);
+    this.interceptor.setTargets(targets);
+    if (this.config.intercept.some((spec) => spec.kind === 'k8s-service')) {
+      this.poller = setInterval(() => void this.poll(kube), SERVICE_POLL_MS);
+      this.poller.unref();
+    }
+  }
+
+  /** Once this process is ready: DNS to the targets comes here from now on. */
+  takeOver(): Promise<boolean> {
+    return this.interceptor.takeOver();
+  }
+
+  /** At stop, before the listeners stop taking queries. */
+  async release(): Promise<void> {
+    clearInterval(this.poller);
+    await this.interceptor.release();
+  }
+
+  /** A Service that cannot be read keeps its last addresses. */
+  private async poll(kube: KubeClient | undefined): Promise<void> {
+    try {
+      this.interceptor.setTargets(await resolveTargets(this.config.intercept, kube));
+      if (this.failing) this.logger.info('intercept: targets read again');
+      this.failing = false;
+    } catch (error) {
+      if (!this.failing) this.logger.error(`intercept: keeping the last targets: ${(error as Error).message}`);
+      this.failing = true;
+    }
+  }
+}
