@@ -61,7 +61,7 @@ test('deny answers follow EDNS: an OPT for a query with one (DO copied), none wi
 
 test('a caching resolver in front of dnsgate caches the NXDOMAIN of a denied name', { skip }, async () => {
   // unbound forwards to dnsgate from the pod's address, as a cache in the pod would.
-  const resolver = await startUnbound(pods.web1.ip, { address: nxdomain.address, port: nxdomain.port }, HOST, true);
+  const resolver = await startUnbound(pods.web1.ip, { address: nxdomain.address, port: nxdomain.port }, HOST, { forward: true });
   try {
     const before = metricSum(await scrapeMetrics(nxdomain.adminPort), 'dnsgate_denied_queries_total');
     const first = await dig('cached.mail.example.com', { server: pods.web1.ip, port: resolver.port });

@@ -144,14 +144,24 @@ ${zoneEntries.join('\n')}
   return spawnDnsServer({ what: 'knotd', file: 'knotd', args: ['-c', join(dir, 'knot.conf')], address, port, probeName: Object.keys(zones)[0], place: options.place, dir });
 }
 
-/**
- * unbound on `address`, resolving everything through `knot` (a stub for the root); in
- * `place` when given. With `forward`, `knot` is any recursive server that unbound
- * forwards every query to (RD set), as a caching resolver in front of dnsgate would.
- */
-export async function startUnbound(address: string, knot: { address: string; port: number }, place: Place = HOST, forward = false): Promise<DnsServer> {
+export interface UnboundOptions {
+  /** A free one unless given. */
+  port?: number;
+  /** Client networks besides 127.0.0.0/8 (CIDRs). */
+  allow?: readonly string[];
+  /**
+   * `knot` is any recursive server that unbound forwards every query to (RD set), as a
+   * caching resolver in front of dnsgate would.
+   */
+  forward?: boolean;
+}
+
+/** unbound on `address`, resolving everything through `knot` (a stub for the root); in `place` when given. */
+export async function startUnbound(address: string, knot: { address: string; port: number }, place: Place = HOST, options: UnboundOptions = {}): Promise<DnsServer> {
+  const forward = options.forward ?? false;
   const dir = mkdtempSync(join(tmpdir(), 'dnsgate-unbound-'));
-  const port = await freePort(address);
+  const port = options.port ?? (await freePort(address));
+  const allow = (options.allow ?? []).map((net) => `\n  access-control: ${net} allow`).join('');
   writeFileSync(
     join(dir, 'unbound.conf'),
     `server:
@@ -168,7 +178,7 @@ export async function startUnbound(address: string, knot: { address: string; por
   verbosity: 0
   num-threads: 1
   do-ip6: no
-  access-control: 127.0.0.0/8 allow
+  access-control: 127.0.0.0/8 allow${allow}
   do-not-query-localhost: no
   module-config: "iterator"
   qname-minimisation: no
