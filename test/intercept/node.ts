@@ -49,8 +49,15 @@ int main(int argc, char **argv) {
 }
 `;
 
-/** Records "CoreDNS" serves besides the world's: a Service of the cluster. */
-const CLUSTER_RECORDS = ['api.shop.svc.cluster.local. 30 IN A 203.0.113.150', 'kube-dns.kube-system.svc.cluster.local. 30 IN A 10.96.0.10'].join('\n');
+/** Names a test may learn once each: h1 … h90.allowed.world → 203.0.113.101 … 190. */
+export const FRESH_NAMES = 90;
+
+/** Records "CoreDNS" serves besides the world's: a Service of the cluster, and the fresh names. */
+const CLUSTER_RECORDS = [
+  'api.shop.svc.cluster.local. 30 IN A 203.0.113.150',
+  'kube-dns.kube-system.svc.cluster.local. 30 IN A 10.96.0.10',
+  ...Array.from({ length: FRESH_NAMES }, (_, i) => `h${i + 1}.allowed.world. 300 IN A 203.0.113.${101 + i}`),
+].join('\n');
 
 export class KubeNode {
   topology!: Topology;
