@@ -1,5 +1,7 @@
-// Writes the sidecar's own Pod, as `--pods` reads it, from the downward API: the
-// environment (name, namespace, IPs, service account) and the labels file.
+// Writes the sidecar's own Pod and its Namespace, as `--pods` reads them, from the
+// downward API: the environment (name, namespace, IPs, service account) and the labels
+// file. The Namespace carries kubernetes.io/metadata.name, which namespaceSelectors
+// match; NAMESPACE_LABELS (`key=value,…`) adds others the downward API cannot see.
 // Usage: node sidecar-identity.mjs /etc/podinfo/labels /etc/dnsgate-identity/self.yaml
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -17,4 +19,10 @@ const pod = {
   spec: { serviceAccountName: process.env.SERVICE_ACCOUNT ?? 'default', containers: [] },
   status: { phase: 'Running', podIP: ips[0], podIPs: ips.map((ip) => ({ ip })) },
 };
-writeFileSync(output, JSON.stringify(pod));
+const namespaceLabels = { 'kubernetes.io/metadata.name': process.env.POD_NAMESPACE };
+for (const pair of (process.env.NAMESPACE_LABELS ?? '').split(',').filter(Boolean)) {
+  const at = pair.indexOf('=');
+  if (at > 0) namespaceLabels[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+}
+const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: process.env.POD_NAMESPACE, labels: namespaceLabels } };
+writeFileSync(output, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [pod, namespace] }));

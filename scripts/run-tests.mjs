@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { installMissing } from '../dist/test/helpers/debian.js';
 
 installMissing(
-  { knotd: 'knot', unbound: 'unbound', dig: 'dnsutils', dnsperf: 'dnsperf', nft: 'nftables', ip: 'iproute2' },
+  { knotd: 'knot', unbound: 'unbound', dig: 'dnsutils', dnsperf: 'dnsperf', nft: 'nftables', ip: 'iproute2', 'musl-gcc': 'musl-tools' },
   'the integration tests, which skip without them',
 );
 

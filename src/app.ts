@@ -8,7 +8,7 @@
  * then the dataplane, then the state file is restored and pushed to the dataplane,
  * and only then do the listeners bind, so no answer goes out before the map is back.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
 import { Readiness } from './admin/readiness.js';
@@ -47,6 +47,8 @@ import { ConfigError, errorText } from './util/errors.js';
 
 /** How long SIGTERM waits for queries in flight. */
 const DRAIN_TIMEOUT_MS = 5000;
+/** How often a taken admin port is tried again during a handover. */
+const ADMIN_RETRY_MS = 1000;
 
 /** Parts a test may supply instead of the configured ones. */
 export interface AppOverrides {
@@ -78,6 +80,7 @@ export class App {
   private control: ControlPath | undefined;
   private kube: { client: KubeClient; source: KubernetesSource | undefined } | undefined;
   private readonly interception: Interception | undefined;
+  private readonly adminRetries: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -159,13 +162,13 @@ export class App {
       const admin = new AdminServer(config.admin, this.metrics, this.readiness, { open: isLoopback(config.admin.host), token });
       this.admin = admin;
       addApiRoutes(admin, this.apiSources());
-      await bindOrExplain('--admin', config.admin, () => admin.listen());
+      await this.listenAdmin(admin);
     }
     if (config.adminPrivate) {
       const admin = new AdminServer(config.adminPrivate, this.metrics, this.readiness);
       this.adminPrivate = admin;
       addApiRoutes(admin, this.apiSources());
-      await bindOrExplain('--admin-private', config.adminPrivate, () => admin.listen());
+      await this.listenAdmin(admin, '--admin-private');
     }
     for (const endpoint of config.listen) await this.bindListeners(endpoint, serving.pipeline);
     const bound = (listeners: readonly (UdpListener | TcpListener)[]) => listeners.map((listener) => ({ endpoint: listener.endpoint, port: listener.port }));
@@ -173,6 +176,7 @@ export class App {
     // Ready means serving the intercepted DNS: a predecessor may be stopped from then on.
     await this.interception?.takeOver();
     this.readiness.satisfy('listeners');
+    if (config.readyFile !== undefined) await writeFile(config.readyFile, `${process.pid}\n`);
     const listening = this.udpListeners.map((l) => `${l.endpoint.host}:${l.port}`).join(', ');
     this.logger.info(`serving DNS on ${listening} (udp+tcp), upstream ${config.upstream.map(formatUpstreamSpec).join(', ')}`);
   }
@@ -206,6 +210,28 @@ export class App {
       this.udpListeners.push(udp);
       this.tcpListeners.push(tcp);
       return;
+    }
+  }
+
+  /**
+   * With --intercept, a taken admin port (a predecessor on the host network during an
+   * upgrade) is served once it is free; until then the predecessor answers there, and
+   * probes use --ready-file.
+   */
+  private async listenAdmin(admin: AdminServer, flag = '--admin'): Promise<void> {
+    const endpoint = admin.endpoint;
+    try {
+      await admin.listen();
+    } catch (error) {
+      if (!this.interception || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') return bindOrExplain(flag, endpoint, () => Promise.reject(error as Error));
+      this.logger.info(`${flag} ${endpoint.host}:${endpoint.port} is taken (a predecessor still running?): serving it once it is free`);
+      const retry = setInterval(() => {
+        admin.listen().then(() => {
+          clearInterval(retry);
+          this.logger.info(`admin server on ${endpoint.host}:${endpoint.port}`);
+        }, () => undefined);
+      }, ADMIN_RETRY_MS);
+      this.adminRetries.push(retry);
     }
   }
 
@@ -295,6 +321,8 @@ export class App {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.control?.stop();
+      for (const retry of this.adminRetries) clearInterval(retry);
+      if (this.config.readyFile !== undefined) await rm(this.config.readyFile, { force: true });
       // DNS goes straight to the targets again (unless a successor took it over) before
       // the listeners stop taking queries.
       await this.interception?.release();

@@ -43,7 +43,7 @@ export class AdminServer {
   private readonly tokenDigest: Buffer | undefined;
 
   constructor(
-    private readonly endpoint: Endpoint,
+    readonly endpoint: Endpoint,
     private readonly metrics: Metrics,
     private readonly readiness: Readiness,
     private readonly api: ApiAccess = { open: true, token: undefined },

@@ -201,6 +201,7 @@ export const OPTIONS = {
   nftHook: option('--nft-hook <hook>', 'forward (node-local: pods routed through this host) or output (sidecar: the pod\'s own namespace)', oneOf('forward', 'output'), 'forward'),
   intercept: repeatable('--intercept <target>', 'take DNS to this target over, transparently: IP, IP:PORT, [IPv6]:PORT, k8s-service:[NS/]NAME[:PORT] (repeatable; needs nft and CAP_NET_ADMIN)', upstream),
   clusterDomain: repeatable('--cluster-domain <domain>', 'names under it are never refused by --deny-response (repeatable)', domainName, 'cluster.local'),
+  readyFile: option('--ready-file <path>', 'written once dnsgate is ready (and intercepting), removed at stop: for exec probes that must not depend on the admin port', text),
   nodeName: option('--node-name <name>', 'the host field of DNS logs', text, { described: '$NODE_NAME, else the hostname' }),
 } as const;
 

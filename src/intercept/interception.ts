@@ -3,6 +3,7 @@
  * installs interception for this process's listeners, takes it over once the process
  * is ready, and releases it at stop. See interceptor.ts for the kernel side.
  */
+import { networkInterfaces } from 'node:os';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../util/errors.js';
 import type { KubeClient } from '../kube/client.js';
@@ -22,6 +23,22 @@ export interface InterceptionConfig {
 export interface BoundListener {
   endpoint: Endpoint;
   port: number;
+}
+
+/** NodeLocal DNSCache's link-local address and interface, as its manifests set them up. */
+const NODELOCAL_DNS = { address: '169.254.20.10', interface: 'nodelocaldns' };
+
+/**
+ * NodeLocal DNSCache binds the kube-dns Service IP on the node and exempts it from
+ * conntrack (NOTRACK): a pod's DNS never reaches a NAT rule, and interception on the
+ * node cannot work beside it.
+ */
+function nodeLocalDnsCache(): string | undefined {
+  for (const [name, addresses] of Object.entries(networkInterfaces())) {
+    if (name === NODELOCAL_DNS.interface) return `interface ${name}`;
+    if (addresses?.some((address) => address.address === NODELOCAL_DNS.address)) return `address ${NODELOCAL_DNS.address} on ${name}`;
+  }
+  return undefined;
 }
 
 function isLoopback(ip: string): boolean {
@@ -63,6 +80,10 @@ export class Interception {
   /** Installs interception for the bound listeners and resolves the targets. Nothing is intercepted yet. */
   async install(udp: readonly BoundListener[], tcp: readonly BoundListener[], kube: KubeClient | undefined): Promise<void> {
     const instance = this.instanceOf(udp, tcp);
+    const cache = this.config.nftHook === 'forward' ? nodeLocalDnsCache() : undefined;
+    if (cache !== undefined) {
+      throw new ConfigError(`--intercept: NodeLocal DNSCache runs on this node (${cache}); it answers the Service IP itself, untracked, so pods' DNS cannot be intercepted: remove it, or run dnsgate without --intercept`);
+    }
     let targets: Target[];
     try {
       targets = await resolveTargets(this.config.intercept, kube);

@@ -46,12 +46,12 @@ test('the Kubernetes manifests parse, and their ConfigMaps hold valid configs an
   assert.equal(configs, 3);
 });
 
-test('the sidecar identity script writes a Pod that --pods reads', async () => {
+test('the sidecar identity script writes a Pod and its Namespace that --pods reads', async () => {
   const labels = join(dir, 'labels');
   writeFileSync(labels, 'app="web"\npod-template-hash="7d9c8b7f4"\n');
   const output = join(dir, 'self.yaml');
   execFileSync(process.execPath, [join(root, 'docker/sidecar-identity.mjs'), labels, output], {
-    env: { ...process.env, POD_NAME: 'web', POD_NAMESPACE: 'shop', POD_IPS: '10.244.1.7,fd00::7', SERVICE_ACCOUNT: 'web-sa' },
+    env: { ...process.env, POD_NAME: 'web', POD_NAMESPACE: 'shop', POD_IPS: '10.244.1.7,fd00::7', SERVICE_ACCOUNT: 'web-sa', NAMESPACE_LABELS: 'team=payments,tier=web' },
   });
   const identities = await loadPodsFile(output);
   const pod = identities.podByIp('fd00::7');
@@ -59,4 +59,29 @@ test('the sidecar identity script writes a Pod that --pods reads', async () => {
   assert.deepEqual(pod?.ips, ['10.244.1.7', 'fd00::7']);
   assert.equal(pod?.labels.app, 'web');
   assert.equal(pod?.serviceAccount, 'web-sa');
+  assert.equal(pod?.namespaceLabels.team, 'payments', 'namespaceSelectors see the Namespace\'s labels');
+  assert.equal(pod?.namespaceLabels['kubernetes.io/metadata.name'], 'shop');
+});
+
+test('the node-local DaemonSet intercepts kube-dns and can surge: maxSurge 1, no host ports, probes off the admin port, resources set', () => {
+  interface Container {
+    ports?: unknown;
+    startupProbe: { exec?: unknown };
+    readinessProbe: { exec?: unknown };
+    resources: { requests: { memory?: string }; limits: { memory?: string } };
+  }
+  interface Manifest {
+    kind: string;
+    data?: Record<string, string>;
+    spec: { updateStrategy: { rollingUpdate: unknown }; template: { spec: { containers: Container[] } } };
+  }
+  const docs = parseAllDocuments(readFileSync(join(root, 'docker/k8s/node-local.yaml'), 'utf8')).map((doc) => doc.toJSON() as Manifest);
+  const config = docs.find((doc) => doc.kind === 'ConfigMap')?.data?.['config.yaml'] ?? '';
+  assert.match(config, /intercept:\n\s+- k8s-service:kube-system\/kube-dns/);
+  const daemonSet = docs.find((doc) => doc.kind === 'DaemonSet') as Manifest;
+  assert.deepEqual(daemonSet.spec.updateStrategy.rollingUpdate, { maxSurge: 1, maxUnavailable: 0 });
+  const container = daemonSet.spec.template.spec.containers[0];
+  assert.equal(container.ports, undefined, 'declared host ports would block the surge');
+  for (const probe of ['startupProbe', 'readinessProbe'] as const) assert.ok(container[probe].exec, `${probe} must not ask the predecessor's admin port`);
+  assert.ok(container.resources.requests.memory && container.resources.limits.memory);
 });
