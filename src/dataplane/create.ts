@@ -12,5 +12,7 @@ export type DataplaneConfig = Pick<Config, 'dataplane' | 'nftTable' | 'nftHook' 
 
 export function createDataplane(config: DataplaneConfig, policy: { readonly current: PolicyEngine }, metrics: NftablesMetrics, logger: Logger): Dataplane {
   if (config.dataplane === 'none') return new NoDataplane();
-  return new NftablesDataplane({ table: config.nftTable, hook: config.nftHook, scope: config.scope, audit: config.audit }, policy, metrics, logger);
+  // Upstreams named by a Service are resolved later; their traffic is subject to the pod's policy.
+  const ownUpstreams = config.upstream.flatMap((spec) => (spec.kind === 'address' ? [spec.endpoint] : []));
+  return new NftablesDataplane({ table: config.nftTable, hook: config.nftHook, scope: config.scope, audit: config.audit, ownUpstreams }, policy, metrics, logger);
 }

@@ -252,10 +252,25 @@ ${policy('b', `${shared}    - {action: Allow, protocol: TCP, destination: {ports
   assert.equal(ruleset.classes, 2);
 });
 
-test('output hook (sidecar): traffic over loopback is not egress', async () => {
+test('output hook (sidecar): traffic over loopback, or to a local address, is not egress', async () => {
   const ruleset = compileRuleset(await engineOf(policy('p', '    - {action: Allow, protocol: TCP}\n'), [WEB]), { table: 'dnsgate', hook: 'output', scope: 'pod' });
   assert.equal(ruleset.baseChain, 'egress_output');
-  assert.deepEqual(body(ruleset, 'egress_output').split('\n').slice(0, 2), ['type filter hook output priority filter; policy accept;', 'oifname "lo" accept']);
+  assert.deepEqual(body(ruleset, 'egress_output').split('\n').slice(0, 3), ['type filter hook output priority filter; policy accept;', 'oifname "lo" accept', 'fib daddr type local accept']);
+});
+
+test('output hook (sidecar): dnsgate\'s own queries to its upstreams pass, from its source ports only', async () => {
+  const ruleset = compileRuleset(await engineOf(policy('p', '    - {action: Allow, protocol: TCP}\n'), [WEB]), {
+    table: 'dnsgate',
+    hook: 'output',
+    scope: 'pod',
+    ownUpstreams: [{ host: '10.96.0.10', port: 53 }, { host: 'fd00::a', port: 53 }],
+  });
+  assert.deepEqual(body(ruleset, 'egress_output').split('\n').slice(3, 5), [
+    'meta l4proto { udp, tcp } th sport 61000-65535 ip daddr . th dport { 10.96.0.10 . 53 } accept comment "dnsgate upstream"',
+    'meta l4proto { udp, tcp } th sport 61000-65535 ip6 daddr . th dport { fd00::a . 53 } accept comment "dnsgate upstream"',
+  ]);
+  const forward = compileRuleset(await engineOf(policy('p', '    - {action: Allow, protocol: TCP}\n'), [WEB]), { table: 'dnsgate', hook: 'forward', scope: 'pod', ownUpstreams: [{ host: '10.96.0.10', port: 53 }] });
+  assert.doesNotMatch(body(forward, 'egress_forward'), /dnsgate upstream/, 'on the node, dnsgate\'s traffic is not forwarded traffic');
 });
 
 const STAGED_WEB = `---

@@ -33,6 +33,7 @@ import { createHash } from 'node:crypto';
 import type { ApplicableTier, PolicyEngine, PolicyRule } from '../../policy/index.js';
 import { DestinationIndex, ruleMatches, type Family, type MatchContext } from './rule-match.js';
 import { StaticSets } from './static-sets.js';
+import { UPSTREAM_SOURCE_PORTS } from '../../upstream/source-ports.js';
 
 export interface RulesetOptions {
   /** The table's name (family inet). */
@@ -42,6 +43,12 @@ export interface RulesetOptions {
   scope: 'pod' | 'node';
   /** Compile and evaluate everything, drop nothing: a would-be drop is counted under its rule and accepted. */
   audit?: boolean;
+  /**
+   * Output hook only: dnsgate's own upstream servers. Its queries to them leave the pod
+   * from UPSTREAM_SOURCE_PORTS and are accepted whatever the pod's policy says (which
+   * may allow DNS only to kube-dns pods, an address the pod's netns never sees).
+   */
+  ownUpstreams?: readonly { host: string; port: number }[];
 }
 
 /** Shadow chains of the staged view are named with this prefix; counters elsewhere are audit counters. */
@@ -197,6 +204,17 @@ function verdict(rule: PolicyRule, audit: boolean): string {
   }
 }
 
+function ownUpstreamLines(upstreams: readonly { host: string; port: number }[]): string[] {
+  const lines: string[] = [];
+  const ports = `${UPSTREAM_SOURCE_PORTS.first}-${UPSTREAM_SOURCE_PORTS.last}`;
+  for (const family of [4, 6] as const) {
+    const keys = upstreams.filter((upstream) => ipFamily(upstream.host) === family).map((upstream) => `${upstream.host} . ${upstream.port}`);
+    if (keys.length === 0) continue;
+    lines.push(`meta l4proto { udp, tcp } th sport ${ports} ${family === 4 ? 'ip' : 'ip6'} daddr . th dport { ${keys.join(', ')} } accept comment "dnsgate upstream"`);
+  }
+  return lines;
+}
+
 /** Which rules apply, by reference: equal for a pod exactly when the two views evaluate it alike. */
 function classSignature(podClass: PodClass): string {
   return podClass.tiers.map((tier) => `${tier.tier.name}:${tier.rules.map((rule) => rule.ref).join(',')}`).join('|');
@@ -340,7 +358,9 @@ export function compileRuleset(engine: PolicyEngine, options: RulesetOptions): R
   const base = [
     `type filter hook ${options.hook} priority ${BASE_CHAIN_PRIORITY}; policy accept;`,
     // In the pod's own namespace, traffic to itself is not egress.
-    ...(options.hook === 'output' ? ['oifname "lo" accept'] : []),
+    // Captured DNS rerouted to dnsgate's listener still reports the device it was first
+    // routed to: its new, local destination says it stays in the pod.
+    ...(options.hook === 'output' ? ['oifname "lo" accept', 'fib daddr type local accept', ...ownUpstreamLines(options.ownUpstreams ?? [])] : []),
     'ct state established,related accept',
     ...(staged === undefined ? [] : ['ip saddr vmap @staged_v4', 'ip6 saddr vmap @staged_v6']),
     'ip saddr vmap @enforced_v4',
