@@ -276,7 +276,14 @@ export class App {
   }
 
   private async startKubernetesSource(client: KubeClient): Promise<PolicyLoad> {
-    const source = new KubernetesSource(client, this.identity, this.policies, (message) => this.logger.error(message));
+    const source = new KubernetesSource(
+      client,
+      this.identity,
+      this.policies,
+      (message) => this.logger.error(message),
+      this.config.policies.length > 0 ? 'files' : 'api',
+      (message) => this.logger.info(message),
+    );
     this.kube!.source = source;
     try {
       return await source.start();

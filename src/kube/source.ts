@@ -1,14 +1,20 @@
 /**
  * `--kubernetes`: pods, namespaces and service accounts become the identity snapshot,
- * and Calico's projectcalico.org/v3 resources join the policy files, both kept current
- * by watches. A change rebuilds the snapshot or reloads the policy set whole, through
- * the same stores (and the same validation) as the files.
+ * and Calico's resources join the policy files, both kept current by watches. A change
+ * rebuilds the snapshot or reloads the policy set whole, through the same stores (and
+ * the same validation) as the files.
+ *
+ * Where policies come from: with --policies, the files alone. Otherwise the aggregated
+ * projectcalico.org/v3 API when the cluster serves it (Calico Enterprise, or the Calico
+ * API server), else Calico's own storage, the crd.projectcalico.org/v1 CRDs (Calico OSS
+ * without the API server; the spec is the v3 one), else none: many clusters run another
+ * CNI, and dnsgate then starts with no policies and says so.
  */
 import { identitiesFromObjects } from '../identity/podfile.js';
 import type { IdentityStore } from '../identity/store.js';
 import type { PolicyLoad, PolicyStore } from '../policy/index.js';
 import type { SourceObject } from '../yaml/documents.js';
-import type { KubeClient, KubeObject } from './client.js';
+import { KubeError, type KubeClient, type KubeObject } from './client.js';
 import { Informer } from './informer.js';
 
 /** Changes arriving together (a rollout, the initial lists) are applied once. */
@@ -20,17 +26,34 @@ const IDENTITY_RESOURCES = [
   { path: '/api/v1/serviceaccounts', apiVersion: 'v1', kind: 'ServiceAccount' },
 ];
 
-const CALICO_API = '/apis/projectcalico.org/v3';
-const POLICY_RESOURCES = [
-  { path: `${CALICO_API}/tiers`, kind: 'Tier' },
-  { path: `${CALICO_API}/networkpolicies`, kind: 'NetworkPolicy' },
-  { path: `${CALICO_API}/globalnetworkpolicies`, kind: 'GlobalNetworkPolicy' },
-  { path: `${CALICO_API}/networksets`, kind: 'NetworkSet' },
-  { path: `${CALICO_API}/globalnetworksets`, kind: 'GlobalNetworkSet' },
-  { path: `${CALICO_API}/stagednetworkpolicies`, kind: 'StagedNetworkPolicy' },
-  { path: `${CALICO_API}/stagedglobalnetworkpolicies`, kind: 'StagedGlobalNetworkPolicy' },
-  { path: `${CALICO_API}/stagedkubernetesnetworkpolicies`, kind: 'StagedKubernetesNetworkPolicy' },
-].map((resource) => ({ ...resource, apiVersion: 'projectcalico.org/v3' }));
+/** The groups Calico's resources may be served under, in order of preference. */
+const CALICO_APIS = ['/apis/projectcalico.org/v3', '/apis/crd.projectcalico.org/v1'];
+const POLICY_KINDS = [
+  ['tiers', 'Tier'],
+  ['networkpolicies', 'NetworkPolicy'],
+  ['globalnetworkpolicies', 'GlobalNetworkPolicy'],
+  ['networksets', 'NetworkSet'],
+  ['globalnetworksets', 'GlobalNetworkSet'],
+  ['stagednetworkpolicies', 'StagedNetworkPolicy'],
+  ['stagedglobalnetworkpolicies', 'StagedGlobalNetworkPolicy'],
+  ['stagedkubernetesnetworkpolicies', 'StagedKubernetesNetworkPolicy'],
+] as const;
+
+/** Where `--kubernetes` takes policies from. */
+export type PolicySource = 'files' | 'api';
+
+/** The first Calico API group the server serves, or undefined when it serves none. */
+async function servedCalicoApi(client: KubeClient): Promise<string | undefined> {
+  for (const group of CALICO_APIS) {
+    try {
+      await client.get(group);
+      return group;
+    } catch (error) {
+      if (!(error instanceof KubeError && error.status === 404)) throw error;
+    }
+  }
+  return undefined;
+}
 
 /** Where an object came from, in the `file:line:col` place of errors. */
 function sourceName(object: KubeObject): string {
@@ -40,21 +63,38 @@ function sourceName(object: KubeObject): string {
 
 export class KubernetesSource {
   private readonly identityInformers: Informer<KubeObject>[];
-  private readonly policyInformers: Informer<KubeObject>[];
+  private policyInformers: Informer<KubeObject>[] = [];
   private identityTimer: NodeJS.Timeout | undefined;
   private policyTimer: NodeJS.Timeout | undefined;
   private started = false;
 
   constructor(
-    client: KubeClient,
+    private readonly client: KubeClient,
     private readonly identity: IdentityStore,
     private readonly policies: PolicyStore,
     private readonly onError: (message: string) => void,
+    private readonly policySource: PolicySource = 'api',
+    private readonly onInfo: (message: string) => void = onError,
   ) {
-    const informer = (resource: { path: string; apiVersion: string; kind: string }, onChange: () => void) =>
-      new Informer<KubeObject>(client, resource.path, resource, onChange, onError);
-    this.identityInformers = IDENTITY_RESOURCES.map((resource) => informer(resource, () => this.scheduleIdentity()));
-    this.policyInformers = POLICY_RESOURCES.map((resource) => informer(resource, () => this.schedulePolicies()));
+    this.identityInformers = IDENTITY_RESOURCES.map((resource) => this.informer(resource, () => this.scheduleIdentity()));
+  }
+
+  private informer(resource: { path: string; apiVersion: string; kind: string }, onChange: () => void): Informer<KubeObject> {
+    return new Informer<KubeObject>(this.client, resource.path, resource, onChange, this.onError);
+  }
+
+  /** The policy resources to follow: none with --policies, else those of the served Calico API. */
+  private async choosePolicyInformers(): Promise<void> {
+    if (this.policySource === 'files') return;
+    const group = await servedCalicoApi(this.client);
+    if (group === undefined) {
+      this.onInfo('--kubernetes: the cluster serves no Calico API (projectcalico.org/v3 or crd.projectcalico.org/v1): starting with no policies; give --policies FILES to enforce');
+      return;
+    }
+    // The CRDs hold the v3 spec: they are read as v3 resources.
+    this.policyInformers = POLICY_KINDS.map(([plural, kind]) =>
+      this.informer({ path: `${group}/${plural}`, apiVersion: 'projectcalico.org/v3', kind }, () => this.schedulePolicies()),
+    );
   }
 
   /**
@@ -62,6 +102,7 @@ export class KubernetesSource {
    * load (errors and warnings) it returns; throws when the API cannot be read.
    */
   async start(): Promise<PolicyLoad> {
+    await this.choosePolicyInformers();
     await Promise.all([...this.identityInformers, ...this.policyInformers].map((informer) => informer.start()));
     this.started = true;
     clearTimeout(this.identityTimer);

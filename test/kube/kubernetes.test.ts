@@ -3,88 +3,16 @@
 // side (undici, list-then-watch, rebuilding identities and policies) is the real one.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server, type ServerResponse } from 'node:http';
 import { allowed } from '../helpers/cluster.js';
 import { dig } from '../helpers/dig.js';
 import { startKnot, standardRootZone, type DnsServer } from '../helpers/dns-servers.js';
 import { spawnDnsgate, startDnsgate, waitFor, type RunningDnsgate } from '../helpers/dnsgate.js';
 import { missing } from '../helpers/env.js';
-import { LoopbackSubnet, freePort } from '../helpers/net.js';
+import { LoopbackSubnet } from '../helpers/net.js';
+import { FakeApiServer, type KubeObject } from './fake-api.js';
 
 const skip = missing('knotd', 'dig');
 const net = new LoopbackSubnet();
-
-type KubeObject = { metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> }; [key: string]: unknown };
-
-/** Serves lists and streams watch events of a few collections. */
-class FakeApiServer {
-  private readonly collections = new Map<string, KubeObject[]>();
-  private readonly watchers = new Map<string, ServerResponse[]>();
-  private readonly singles = new Map<string, unknown>();
-  private version = 100;
-  readonly requests: string[] = [];
-  server: Server | undefined;
-  url = '';
-
-  set(path: string, items: KubeObject[]): void {
-    this.collections.set(path, items);
-  }
-
-  setSingle(path: string, object: unknown): void {
-    this.singles.set(path, object);
-  }
-
-  /** Applies an event to a collection and streams it to its watchers. */
-  event(path: string, type: 'ADDED' | 'MODIFIED' | 'DELETED', object: KubeObject): void {
-    const items = (this.collections.get(path) ?? []).filter((item) => !(item.metadata.name === object.metadata.name && item.metadata.namespace === object.metadata.namespace));
-    if (type !== 'DELETED') items.push(object);
-    this.collections.set(path, items);
-    const versioned = { ...object, metadata: { ...object.metadata, resourceVersion: String(++this.version) } };
-    for (const watcher of this.watchers.get(path) ?? []) watcher.write(`${JSON.stringify({ type, object: versioned })}\n`);
-  }
-
-  watching(path: string): number {
-    return this.watchers.get(path)?.length ?? 0;
-  }
-
-  async start(address: string): Promise<void> {
-    this.server = createServer((request, response) => {
-      const url = new URL(request.url ?? '/', 'http://fake');
-      this.requests.push(url.pathname + url.search);
-      const single = this.singles.get(url.pathname);
-      if (single !== undefined) {
-        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(single));
-        return;
-      }
-      const items = this.collections.get(url.pathname);
-      if (items === undefined) {
-        response.writeHead(404).end('{"kind":"Status","code":404}');
-        return;
-      }
-      if (url.searchParams.get('watch') === '1') {
-        response.writeHead(200, { 'content-type': 'application/json' });
-        response.flushHeaders();
-        const list = this.watchers.get(url.pathname) ?? [];
-        list.push(response);
-        this.watchers.set(url.pathname, list);
-        request.on('close', () => list.splice(list.indexOf(response), 1));
-        return;
-      }
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ metadata: { resourceVersion: String(this.version) }, items }));
-    });
-    const port = await freePort(address);
-    await new Promise<void>((resolve) => this.server!.listen(port, address, resolve));
-    this.url = `http://${address}:${port}`;
-  }
-
-  stop(): Promise<void> {
-    for (const list of this.watchers.values()) for (const watcher of list) watcher.destroy();
-    return new Promise((resolve) => {
-      this.server?.closeAllConnections();
-      this.server?.close(() => resolve());
-    });
-  }
-}
 
 const PODS = '/api/v1/pods';
 const POLICIES = '/apis/projectcalico.org/v3/networkpolicies';
@@ -111,6 +39,7 @@ before(async () => {
   api.set('/api/v1/serviceaccounts', []);
   api.set(POLICIES, [policy(['www.example.com'])]);
   for (const resource of ['tiers', 'globalnetworkpolicies', 'networksets', 'globalnetworksets', 'stagednetworkpolicies', 'stagedglobalnetworkpolicies', 'stagedkubernetesnetworkpolicies']) api.set(`/apis/projectcalico.org/v3/${resource}`, []);
+  api.setSingle('/apis/projectcalico.org/v3', { kind: 'APIResourceList', groupVersion: 'projectcalico.org/v3' });
   api.setSingle('/api/v1/namespaces/kube-system/services/kube-dns', { spec: { clusterIP: knot.address, ports: [{ name: 'dns', port: knot.port }] } });
   await api.start(net.address(3));
   process.env.DNSGATE_KUBE_API = api.url;
