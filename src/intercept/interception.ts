@@ -99,8 +99,12 @@ export class Interception {
   }
 
   /** Once this process is ready: DNS to the targets comes here from now on. */
-  takeOver(): Promise<boolean> {
-    return this.interceptor.takeOver();
+  async takeOver(): Promise<boolean> {
+    try {
+      return await this.interceptor.takeOver();
+    } catch (error) {
+      throw new ConfigError(`--intercept: cannot take interception over in table inet ${this.config.nftTable}: ${(error as Error).message.split('\n')[0]}`);
+    }
   }
 
   /** At stop, before the listeners stop taking queries. */

@@ -78,8 +78,9 @@ export function setsText(table: string): string {
     lines.push(
       `add set inet ${table} ${INTERCEPT_PREFIX}targets${family} { type ${addr} . inet_proto . inet_service; flags timeout; }`,
       `add set inet ${table} ${INTERCEPT_PREFIX}instances${family} { type ${addr} . inet_service; flags timeout; }`,
-      `add map inet ${table} ${INTERCEPT_PREFIX}flow_addr${family} { type ${addr} . inet_service : ${addr}; flags timeout; size ${FLOW_MAP_SIZE}; }`,
-      `add map inet ${table} ${INTERCEPT_PREFIX}flow_port${family} { type ${addr} . inet_service : inet_service; flags timeout; size ${FLOW_MAP_SIZE}; }`,
+      // Keyed port first: nft 1.0.6 fails an assertion on a dynamic update keyed IPv6 address first.
+      `add map inet ${table} ${INTERCEPT_PREFIX}flow_addr${family} { type inet_service . ${addr} : ${addr}; flags timeout; size ${FLOW_MAP_SIZE}; }`,
+      `add map inet ${table} ${INTERCEPT_PREFIX}flow_port${family} { type inet_service . ${addr} : inet_service; flags timeout; size ${FLOW_MAP_SIZE}; }`,
     );
   }
   return `${lines.join('\n')}\n`;
@@ -96,8 +97,8 @@ function endpointText(endpoint: Endpoint): string {
 export function udpCaptureRule(family: 4 | 6, listener: Endpoint): string {
   const ip = ipKeyword(family);
   const remember =
-    `update @${INTERCEPT_PREFIX}flow_addr${family} { ${ip} saddr . udp sport timeout ${FLOW_TIMEOUT} : ${ip} daddr } ` +
-    `update @${INTERCEPT_PREFIX}flow_port${family} { ${ip} saddr . udp sport timeout ${FLOW_TIMEOUT} : udp dport }`;
+    `update @${INTERCEPT_PREFIX}flow_addr${family} { udp sport . ${ip} saddr timeout ${FLOW_TIMEOUT} : ${ip} daddr } ` +
+    `update @${INTERCEPT_PREFIX}flow_port${family} { udp sport . ${ip} saddr timeout ${FLOW_TIMEOUT} : udp dport }`;
   return `${ip} daddr . meta l4proto . th dport @${INTERCEPT_PREFIX}targets${family} meta l4proto udp ${remember} ${ip} daddr set ${listener.host} udp dport set ${listener.port} notrack`;
 }
 
@@ -140,8 +141,8 @@ export function chainsText(table: string, hook: Hook, instance: Instance): strin
     // Replies of every live instance, the owner's and its predecessor's late ones alike.
     lines.push(
       `add rule ${t} ${names.reply} ${ip} saddr . udp sport @${INTERCEPT_PREFIX}instances${family} ` +
-        `${ip} saddr set ${ip} daddr . udp dport map @${INTERCEPT_PREFIX}flow_addr${family} ` +
-        `udp sport set ${ip} daddr . udp dport map @${INTERCEPT_PREFIX}flow_port${family} notrack`,
+        `${ip} saddr set udp dport . ${ip} daddr map @${INTERCEPT_PREFIX}flow_addr${family} ` +
+        `udp sport set udp dport . ${ip} daddr map @${INTERCEPT_PREFIX}flow_port${family} notrack`,
     );
   }
   return `${lines.join('\n')}\n`;
