@@ -106,7 +106,7 @@ export class App {
     this.stateFile = config.stateFile === undefined ? undefined : new StateFile(config.stateFile, this.map, config.scope, logger);
     this.dataplane = overrides.dataplane ?? createDataplane(config, this.engine, this.metrics.nftables, logger);
     registerRuleCountMetrics(this.metrics.registry, () => this.dataplane.ruleCounts?.());
-    this.interception = config.intercept.length > 0 ? new Interception(config, this.metrics.registry, logger) : undefined;
+    this.interception = config.intercept.length > 0 ? new Interception(config, this.metrics.intercept, logger) : undefined;
     this.readiness.require('listeners', 'listeners are not bound yet');
     this.readiness.require('identities', 'pods are not loaded yet');
     this.readiness.require('policies', 'policies are not loaded yet');

@@ -233,6 +233,27 @@ export class NftablesMetrics {
   }
 }
 
+/** Interception's: who owns it, refreshes refused, take-overs from a running predecessor. */
+export class InterceptMetrics {
+  readonly handovers: Counter;
+  readonly handoverDuration: Histogram;
+  readonly leaseFailures: Counter;
+  readonly owner: Gauge;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.handovers = new Counter({ name: 'dnsgate_handovers_total', help: 'Take-overs of interception from a predecessor that was still running', registers });
+    this.handoverDuration = new Histogram({
+      name: 'dnsgate_handover_duration_seconds',
+      help: 'From the start of a successor to its take-over of interception from a running predecessor',
+      buckets: [0.5, 1, 2, 5, 10, 20, 60, 120],
+      registers,
+    });
+    this.leaseFailures = new Counter({ name: 'dnsgate_intercept_lease_failures_total', help: 'Refreshes of the interception lease that nft refused', registers });
+    this.owner = new Gauge({ name: 'dnsgate_intercepting', help: '1 while this process owns interception', registers });
+  }
+}
+
 /** Every group, in one registry (the admin server's `/metrics`). */
 export class Metrics {
   readonly registry = new Registry();
@@ -242,6 +263,7 @@ export class Metrics {
   readonly log = new LogMetrics(this.registry);
   readonly allowed = new AllowedMapMetrics(this.registry);
   readonly nftables = new NftablesMetrics(this.registry);
+  readonly intercept = new InterceptMetrics(this.registry);
   readonly reloads = new Counter({
     name: 'dnsgate_reloads_total',
     help: 'Reloads of pods or policies, by what and result (ok, error)',

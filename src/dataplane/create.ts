@@ -8,7 +8,7 @@ import type { Logger } from '../util/logger.js';
 import { NoDataplane } from './none.js';
 
 /** The settings of the dataplane. */
-export type DataplaneConfig = Pick<Config, 'dataplane' | 'nftTable' | 'nftHook' | 'scope' | 'audit'>;
+export type DataplaneConfig = Pick<Config, 'dataplane' | 'nftTable' | 'nftHook' | 'scope' | 'audit' | 'upstream'>;
 
 export function createDataplane(config: DataplaneConfig, policy: { readonly current: PolicyEngine }, metrics: NftablesMetrics, logger: Logger): Dataplane {
   if (config.dataplane === 'none') return new NoDataplane();

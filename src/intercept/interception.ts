@@ -4,12 +4,13 @@
  * is ready, and releases it at stop. See interceptor.ts for the kernel side.
  */
 import { networkInterfaces } from 'node:os';
-import type { Registry } from 'prom-client';
+import type { InterceptMetrics } from '../admin/metrics.js';
 import { ConfigError } from '../util/errors.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Endpoint } from '../net/address.js';
 import type { UpstreamSpec } from '../upstream/spec.js';
-import { InterceptMetrics, Interceptor, type InterceptLogger } from './interceptor.js';
+import type { Logger } from '../util/logger.js';
+import { Interceptor } from './interceptor.js';
 import type { Hook, Instance, Target } from './rules.js';
 import { SERVICE_POLL_MS, resolveTargets } from './targets.js';
 
@@ -52,11 +53,11 @@ export class Interception {
 
   constructor(
     private readonly config: InterceptionConfig,
-    registry: Registry,
-    private readonly logger: InterceptLogger,
+    metrics: InterceptMetrics,
+    private readonly logger: Logger,
     nft?: readonly [string, readonly string[]],
   ) {
-    this.interceptor = new Interceptor({ table: config.nftTable, hook: config.nftHook, nft }, new InterceptMetrics(registry), logger);
+    this.interceptor = new Interceptor({ table: config.nftTable, hook: config.nftHook, nft }, metrics, logger);
   }
 
   /**

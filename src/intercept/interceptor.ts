@@ -13,9 +13,10 @@
  *             successor took over, nothing changes.
  */
 import { execFile } from 'node:child_process';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ConfigError } from '../util/errors.js';
+import type { InterceptMetrics } from '../admin/metrics.js';
 import { NftProcess } from '../dataplane/nftables/nft-process.js';
+import type { Logger } from '../util/logger.js';
 import { LEASE_MS, REFRESH_MS, chainNames, chainsText, leaseText, releaseText, setsText, udpCaptureRule, type Hook, type Instance, type Target } from './rules.js';
 
 export interface InterceptorOptions {
@@ -23,32 +24,6 @@ export interface InterceptorOptions {
   hook: Hook;
   /** The nft command: file and leading arguments (tests run it inside a network namespace). */
   nft?: readonly [string, readonly string[]];
-}
-
-export interface InterceptLogger {
-  info(message: string): void;
-  error(message: string): void;
-}
-
-/** Prometheus metrics of interception and handovers. */
-export class InterceptMetrics {
-  readonly handovers: Counter;
-  readonly handoverDuration: Histogram;
-  readonly leaseFailures: Counter;
-  readonly owner: Gauge;
-
-  constructor(registry: Registry) {
-    const registers = [registry];
-    this.handovers = new Counter({ name: 'dnsgate_handovers_total', help: 'Take-overs of interception from a predecessor that was still running', registers });
-    this.handoverDuration = new Histogram({
-      name: 'dnsgate_handover_duration_seconds',
-      help: 'From the start of a successor to its take-over of interception from a running predecessor',
-      buckets: [0.5, 1, 2, 5, 10, 20, 60, 120],
-      registers,
-    });
-    this.leaseFailures = new Counter({ name: 'dnsgate_intercept_lease_failures_total', help: 'Refreshes of the interception lease that nft refused', registers });
-    this.owner = new Gauge({ name: 'dnsgate_intercepting', help: '1 while this process owns interception', registers });
-  }
 }
 
 function firstLine(error: unknown): string {
@@ -73,7 +48,7 @@ export class Interceptor {
   constructor(
     private readonly options: InterceptorOptions,
     private readonly metrics: InterceptMetrics,
-    private readonly logger: InterceptLogger,
+    private readonly logger: Logger,
   ) {
     this.nft = options.nft ?? ['nft', []];
     this.process = new NftProcess([this.nft[0], [...this.nft[1], '-i']], (reason) => this.logger.error(`intercept: ${reason}; restarting nft`));
