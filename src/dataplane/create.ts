@@ -8,11 +8,13 @@ import type { Logger } from '../util/logger.js';
 import { NoDataplane } from './none.js';
 
 /** The settings of the dataplane. */
-export type DataplaneConfig = Pick<Config, 'dataplane' | 'nftTable' | 'nftHook' | 'scope' | 'audit' | 'upstream'>;
+export type DataplaneConfig = Pick<Config, 'dataplane' | 'nftTable' | 'nftHook' | 'scope' | 'audit' | 'upstream' | 'intercept'>;
 
 export function createDataplane(config: DataplaneConfig, policy: { readonly current: PolicyEngine }, metrics: NftablesMetrics, logger: Logger): Dataplane {
   if (config.dataplane === 'none') return new NoDataplane();
-  // Upstreams named by a Service are resolved later; their traffic is subject to the pod's policy.
-  const ownUpstreams = config.upstream.flatMap((spec) => (spec.kind === 'address' ? [spec.endpoint] : []));
+  // With interception in the pod's netns, dnsgate's own queries leave from UPSTREAM_SOURCE_PORTS
+  // and pass. Upstreams named by a Service are resolved later; their traffic is subject to the pod's policy.
+  const sidecarInterception = config.intercept.length > 0 && config.nftHook === 'output';
+  const ownUpstreams = sidecarInterception ? config.upstream.flatMap((spec) => (spec.kind === 'address' ? [spec.endpoint] : [])) : [];
   return new NftablesDataplane({ table: config.nftTable, hook: config.nftHook, scope: config.scope, audit: config.audit, ownUpstreams }, policy, metrics, logger);
 }
