@@ -34,20 +34,28 @@ const POLICY_KINDS = [
   ['globalnetworkpolicies', 'GlobalNetworkPolicy'],
   ['networksets', 'NetworkSet'],
   ['globalnetworksets', 'GlobalNetworkSet'],
+] as const;
+/** Calico Enterprise's kinds: watched only where the group's discovery lists them. */
+const STAGED_KINDS = [
   ['stagednetworkpolicies', 'StagedNetworkPolicy'],
   ['stagedglobalnetworkpolicies', 'StagedGlobalNetworkPolicy'],
   ['stagedkubernetesnetworkpolicies', 'StagedKubernetesNetworkPolicy'],
 ] as const;
 
+/** A group's discovery document: the resources it serves. */
+interface ApiResourceList {
+  resources?: readonly { name: string }[];
+}
+
 /** Where `--kubernetes` takes policies from. */
 export type PolicySource = 'files' | 'api';
 
-/** The first Calico API group the server serves, or undefined when it serves none. */
-async function servedCalicoApi(client: KubeClient): Promise<string | undefined> {
+/** The first Calico API group the server serves and what it lists, or undefined when it serves none. */
+async function servedCalicoApi(client: KubeClient): Promise<{ group: string; resources: ReadonlySet<string> } | undefined> {
   for (const group of CALICO_APIS) {
     try {
-      await client.get(group);
-      return group;
+      const discovery = await client.get<ApiResourceList>(group);
+      return { group, resources: new Set((discovery.resources ?? []).map((resource) => resource.name)) };
     } catch (error) {
       if (!(error instanceof KubeError && error.status === 404)) throw error;
     }
@@ -86,14 +94,15 @@ export class KubernetesSource {
   /** The policy resources to follow: none with --policies, else those of the served Calico API. */
   private async choosePolicyInformers(): Promise<void> {
     if (this.policySource === 'files') return;
-    const group = await servedCalicoApi(this.client);
-    if (group === undefined) {
+    const served = await servedCalicoApi(this.client);
+    if (served === undefined) {
       this.onInfo('--kubernetes: the cluster serves no Calico API (projectcalico.org/v3 or crd.projectcalico.org/v1): starting with no policies; give --policies FILES to enforce');
       return;
     }
     // The CRDs hold the v3 spec: they are read as v3 resources.
-    this.policyInformers = POLICY_KINDS.map(([plural, kind]) =>
-      this.informer({ path: `${group}/${plural}`, apiVersion: 'projectcalico.org/v3', kind }, () => this.schedulePolicies()),
+    const kinds = [...POLICY_KINDS, ...STAGED_KINDS.filter(([plural]) => served.resources.has(plural))];
+    this.policyInformers = kinds.map(([plural, kind]) =>
+      this.informer({ path: `${served.group}/${plural}`, apiVersion: 'projectcalico.org/v3', kind }, () => this.schedulePolicies()),
     );
   }
 

@@ -38,8 +38,10 @@ before(async () => {
   api.set('/api/v1/namespaces', [{ metadata: { name: 'shop', labels: { team: 'shop' } } }]);
   api.set('/api/v1/serviceaccounts', []);
   api.set(POLICIES, [policy(['www.example.com'])]);
-  for (const resource of ['tiers', 'globalnetworkpolicies', 'networksets', 'globalnetworksets', 'stagednetworkpolicies', 'stagedglobalnetworkpolicies', 'stagedkubernetesnetworkpolicies']) api.set(`/apis/projectcalico.org/v3/${resource}`, []);
-  api.setSingle('/apis/projectcalico.org/v3', { kind: 'APIResourceList', groupVersion: 'projectcalico.org/v3' });
+  const calicoResources = ['tiers', 'globalnetworkpolicies', 'networksets', 'globalnetworksets', 'stagednetworkpolicies', 'stagedglobalnetworkpolicies', 'stagedkubernetesnetworkpolicies'];
+  for (const resource of calicoResources) api.set(`/apis/projectcalico.org/v3/${resource}`, []);
+  const resources = ['networkpolicies', ...calicoResources].map((name) => ({ name }));
+  api.setSingle('/apis/projectcalico.org/v3', { kind: 'APIResourceList', groupVersion: 'projectcalico.org/v3', resources });
   api.setSingle('/api/v1/namespaces/kube-system/services/kube-dns', { spec: { clusterIP: knot.address, ports: [{ name: 'dns', port: knot.port }] } });
   await api.start(net.address(3));
   process.env.DNSGATE_KUBE_API = api.url;
