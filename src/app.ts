@@ -14,9 +14,9 @@ import { Metrics } from './admin/metrics.js';
 import { Readiness } from './admin/readiness.js';
 import { addApiRoutes, type ApiSources } from './admin/routes.js';
 import { registerRuleCountMetrics } from './admin/staged.js';
-import { CnameMemory } from './allowmap/answer-addresses.js';
 import { Learner } from './allowmap/learner.js';
 import { AllowedMap } from './allowmap/map.js';
+import { RetainedMappings } from './allowmap/mappings.js';
 import { StateFile } from './allowmap/state-file.js';
 import { ResponseCache } from './cache/response-cache.js';
 import type { Config } from './config/options.js';
@@ -49,6 +49,8 @@ import { ConfigError, errorText } from './util/errors.js';
 const DRAIN_TIMEOUT_MS = 5000;
 /** How often a taken admin port is tried again during a handover. */
 const ADMIN_RETRY_MS = 1000;
+/** CNAME links kept per retained name, each way: real chains have a few. */
+const LINKS_PER_NAME = 32;
 
 /** Parts a test may supply instead of the configured ones. */
 export interface AppOverrides {
@@ -70,6 +72,8 @@ export class App {
   readonly policies: PolicyStore;
   readonly engine: LiveEngine;
   readonly map: AllowedMap;
+  readonly mappings: RetainedMappings;
+  readonly learner: Learner;
   readonly dataplane: Dataplane;
   private readonly stateFile: StateFile | undefined;
   admin: AdminServer | undefined;
@@ -92,9 +96,17 @@ export class App {
     this.policies = new PolicyStore(config.policies);
     this.engine = new LiveEngine(this.policies, this.identity);
     this.map = new AllowedMap(
-      { extraTtlMs: config.extraTtl, minTtlMs: config.minTtl, maxTtlMs: config.maxTtl, maxIpsPerName: config.maxIpsPerName, maxEntries: config.maxEntries },
+      {
+        extraTtlMs: config.extraTtl,
+        minTtlMs: config.minTtl,
+        maxTtlMs: config.maxTtl,
+        maxIpsPerName: config.maxIpsPerName,
+        maxEntries: config.maxEntries,
+        maxDomainsPerEntry: config.maxNamesPerEntry,
+      },
       {
         onAdded: () => this.metrics.allowed.learnt.inc(),
+        onDomainDropped: () => this.metrics.allowed.learningDropped.labels('entry-names').inc(),
         onEvicted: (reason, entry) => {
           this.metrics.allowed.evicted.labels(reason).inc();
           const limit = reason === 'entry-cap' ? `--max-entries ${config.maxEntries}` : `--max-ips-per-name ${config.maxIpsPerName}`;
@@ -103,7 +115,13 @@ export class App {
       },
     );
     this.metrics.allowed.entriesSource = () => this.map.size;
-    this.stateFile = config.stateFile === undefined ? undefined : new StateFile(config.stateFile, this.map, config.scope, logger);
+    this.mappings = new RetainedMappings(
+      { namesPerClient: config.maxNamesPerPod, totalNames: config.maxEntries, addressesPerName: config.maxIpsPerName, linksPerName: LINKS_PER_NAME },
+      (what, count) => this.metrics.allowed.learningDropped.labels(what).inc(count),
+    );
+    this.metrics.allowed.retainedNamesSource = () => this.mappings.size;
+    this.learner = new Learner(this.map, this.mappings, config.scope);
+    this.stateFile = config.stateFile === undefined ? undefined : new StateFile(config.stateFile, this.map, this.mappings, config.scope, logger);
     this.dataplane = overrides.dataplane ?? createDataplane(config, this.engine, this.metrics.nftables, logger);
     registerRuleCountMetrics(this.metrics.registry, () => this.dataplane.ruleCounts?.());
     this.interception = config.intercept.length > 0 ? new Interception(config, this.metrics.intercept, logger) : undefined;
@@ -142,6 +160,7 @@ export class App {
       identity: this.identity,
       policies: this.policies,
       map: this.map,
+      relearn: () => this.relearn(),
       dataplane: this.dataplane,
       committer: serving.committer,
       stateFile: this.stateFile,
@@ -262,7 +281,7 @@ export class App {
       {
         policy: { forClient: (pod) => this.engine.current.forClient(pod), learningFor: (pod) => this.engine.current.learningFor(pod) },
         map: this.map,
-        learner: new Learner(this.map, new CnameMemory(), config.scope),
+        learner: this.learner,
         holdAnswers: config.policyMode === 'DelayDNSResponse',
         maxHoldMs: config.maxHold,
         holdTimeoutAction: config.holdTimeoutAction,
@@ -273,6 +292,18 @@ export class App {
     );
     if (upstream === undefined || committer === undefined) throw new Error('the pipeline built no upstream or committer');
     return { pipeline, upstream, committer, log };
+  }
+
+  /** Learns what the pods' retained mappings allow under the current policies and pods. */
+  private relearn(): void {
+    const engine = this.engine.current;
+    const pods = new Map(engine.identities.pods.map((pod) => [pod.key, pod]));
+    this.learner.reapply((key) => {
+      const pod = pods.get(key);
+      if (pod === undefined) return undefined;
+      const learning = engine.learningFor(pod);
+      return { pod, learns: learning.learns, rules: { allowingRuleRefs: (name: string) => learning.allowingRuleRefs(name), egressRules: engine.forClient(pod).egressRules } };
+    });
   }
 
   private async startKubernetesSource(client: KubeClient): Promise<PolicyLoad> {

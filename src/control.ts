@@ -2,10 +2,11 @@
  * The control path, as pipeline.ts is the data path: what dnsgate does when its inputs
  * change, each written once and in order.
  *
- *   pods changed         → allowed entries follow their pods' IPs → commit
+ *   pods changed         → allowed entries follow their pods' IPs → relearn → commit
  *                          → the dataplane recompiles (pods move between classes)
  *   policies changed     → count, warnings → entries of rules that are gone leave the map
- *                          → commit → the dataplane recompiles
+ *                          → relearn → commit → the dataplane recompiles
+ *   (relearn: what the pods were answered before and the rules now allow is learnt)
  *   policies rejected    → count, say why; the previous set stays
  *   dataplane lost state → the next commit is a resync of the whole map
  *   every 250 ms         → expired entries leave the map → commit
@@ -41,6 +42,8 @@ export interface ControlParts {
   identity: IdentityStore;
   policies: PolicyStore;
   map: AllowedMap;
+  /** Learns, under the current policies and pods, what the pods' retained mappings allow. */
+  relearn(): void;
   dataplane: Dataplane;
   committer: MapCommitter;
   stateFile: StateFile | undefined;
@@ -77,6 +80,7 @@ export class ControlPath {
     const { identity, map, committer, dataplane } = this.parts;
     const ipsByKey = new Map(identity.current.pods.map((pod) => [pod.key, pod.ips]));
     map.followPods((key) => ipsByKey.get(key));
+    this.parts.relearn();
     committer.kick();
     void dataplane.syncPolicy();
   }
@@ -86,6 +90,7 @@ export class ControlPath {
     metrics.reloads.labels('policies', 'ok').inc();
     for (const warning of warnings) logger.info(warning);
     map.retainRules((ref) => rules.has(ref));
+    this.parts.relearn();
     committer.kick();
     void dataplane.syncPolicy();
   }

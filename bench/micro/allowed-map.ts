@@ -26,7 +26,7 @@ const CLIENTS: EntryClient[] = Array.from({ length: PODS }, (_, p) => {
 /** Entry `i`: pod i mod 100, and that pod's (i / 100)th IP. */
 function learnt(i: number): LearntAddress {
   const n = Math.floor(i / PODS);
-  return { ip: `198.18.${n >> 8}.${n & 255}`, family: 4, ttlSeconds: TTL_SECONDS, domain: `n${Math.floor(n / IPS_PER_NAME)}.example.com`, rules: RULES };
+  return { ip: `198.18.${n >> 8}.${n & 255}`, family: 4, lifetimeMs: TTL_SECONDS * 1000, domain: `n${Math.floor(n / IPS_PER_NAME)}.example.com`, rules: RULES };
 }
 
 class Clock {
@@ -35,8 +35,8 @@ class Clock {
 
 function emptyMap(clock: Clock): AllowedMap {
   return new AllowedMap(
-    { extraTtlMs: 0, minTtlMs: 2000, maxTtlMs: undefined, maxIpsPerName: 1000, maxEntries: 500_000, now: () => clock.now },
-    { onAdded: () => undefined, onEvicted: () => undefined },
+    { extraTtlMs: 0, minTtlMs: 2000, maxTtlMs: 604_800_000, maxDomainsPerEntry: 64, maxIpsPerName: 1000, maxEntries: 500_000, now: () => clock.now },
+    { onAdded: () => undefined, onEvicted: () => undefined, onDomainDropped: () => undefined },
   );
 }
 

@@ -176,8 +176,11 @@ export class AllowedMapMetrics {
   readonly learnt: Counter;
   readonly expired: Counter;
   readonly evicted: Counter<'reason'>;
+  readonly learningDropped: Counter<'what'>;
   /** Read at scrape time from the allowed map. */
   entriesSource: () => number = () => 0;
+  /** Read at scrape time from the retained mappings. */
+  retainedNamesSource: () => number = () => 0;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -193,6 +196,18 @@ export class AllowedMapMetrics {
       name: 'dnsgate_allowed_evicted_total',
       help: 'Entries evicted by a limit (per-name-limit: --max-ips-per-name, entry-cap: --max-entries)',
       labelNames: ['reason'] as const,
+      registers,
+    });
+    const retainedNames: Gauge = new Gauge({
+      name: 'dnsgate_retained_names',
+      help: 'Answered names kept per pod for policies applied later (--max-names-per-pod, --max-entries)',
+      registers,
+      collect: (): void => retainedNames.set(this.retainedNamesSource()),
+    });
+    this.learningDropped = new Counter({
+      name: 'dnsgate_learning_dropped_total',
+      help: 'What a learning limit dropped: client-names (--max-names-per-pod), total-names (--max-entries), name-addresses (--max-ips-per-name), name-links (CNAME links per name), entry-names (--max-names-per-entry)',
+      labelNames: ['what'] as const,
       registers,
     });
   }

@@ -1,121 +1,132 @@
 /**
- * What an answer teaches a client: the A/AAAA addresses (class IN, Answer and
- * Additional sections) reached from each name an allowed rule matches, following
- * CNAME chains inside the answer and, per client, across answers: a CNAME whose
- * target has no address in this answer is remembered, so the later answer for the
- * target teaches its addresses under the original name's rules, as Calico does.
+ * What one answer says about the name its client asked: the chain of names reached
+ * from the question through CNAME records, and the addresses at the end of it.
+ *
+ * Only the question's chain counts. Records for any other name, whatever section they
+ * sit in, teach nothing: an answer to `poison.evil.net` that carries
+ * `api.alice.com A 6.6.6.6` says nothing the client asked about `api.alice.com`.
+ * Records are read from the Answer section (class IN), and from the Additional section
+ * only where they continue the chain. Only NOERROR answers count.
  */
-import { LRUCache } from 'lru-cache';
-import { CLASS_IN, RRType } from '../dns/constants.js';
+import { CLASS_IN, HEADER_LENGTH, RCODE_MASK, RRType } from '../dns/constants.js';
 import { type RecordTable, Section, readName } from '../dns/records.js';
 import { formatIpv4, formatIpv6 } from '../net/format.js';
-import type { LearntAddress } from './map.js';
+import { isSpecialPurpose } from './special-addresses.js';
 
 /** Longest CNAME chain followed, against loops and absurd chains. */
 export const MAX_CHAIN = 16;
 
-interface Address {
+/** TTLs with the top bit set are read as 0 (RFC 2181 §8). */
+const MAX_TTL_SECONDS = 0x7fffffff;
+
+export interface ChainAddress {
+  /** IPv4-mapped IPv6 addresses are their IPv4 address: that is where a socket connecting to them sends. */
   ip: string;
   family: 4 | 6;
-  ttl: number;
+  ttlSeconds: number;
+  /** Unspecified, loopback, link-local, multicast or broadcast (see special-addresses.ts). */
+  special: boolean;
 }
 
-/** Why a name (or a CNAME target reached from it) is allowed. */
-interface Justification {
-  domain: string;
-  rules: readonly string[];
+export interface ChainLink {
+  /** Name of the chain, lowercase presentation form. */
+  name: string;
+  addresses: ChainAddress[];
+  /** CNAME targets of `name`. */
+  targets: { name: string; ttlSeconds: number }[];
 }
 
-/** CNAME targets awaiting their addresses in a later answer, per client. */
-export class CnameMemory {
-  private readonly pending: LRUCache<string, Justification[]>;
-
-  constructor(maxEntries = 10_000) {
-    this.pending = new LRUCache({ max: maxEntries, ttlAutopurge: false });
-  }
-
-  remember(clientKey: string, target: string, justification: Justification, ttlMs: number): void {
-    const key = `${clientKey}|${target}`;
-    const existing = this.pending.get(key) ?? [];
-    if (!existing.some((j) => j.domain === justification.domain)) existing.push(justification);
-    this.pending.set(key, existing, { ttl: Math.max(1, ttlMs) });
-  }
-
-  recall(clientKey: string, name: string): readonly Justification[] | undefined {
-    // Most answers come with no CNAME pending anywhere: skip building the key.
-    if (this.pending.size === 0) return undefined;
-    return this.pending.get(`${clientKey}|${name}`);
-  }
+/** The question's name and what the answer links to it, in chain order (the question first). */
+export interface AnswerChain {
+  question: string;
+  links: ChainLink[];
 }
 
 /**
- * The addresses to learn from one answer for one client, whose rules say which names
- * it may learn.
+ * The chain of `message` (a reply whose question matched the client's, walked into
+ * `records`), or undefined when it teaches nothing: not NOERROR, no question, or no
+ * record on the chain.
  */
-export function addressesToLearn(
-  message: Uint8Array,
-  records: RecordTable,
-  clientKey: string,
-  rules: { allowingRuleRefs(name: string): readonly string[] },
-  memory: CnameMemory,
-  lifetimes: { lifetimeMs(ttlSeconds: number): number },
-): LearntAddress[] {
-  const addresses = new Map<string, Address[]>();
-  const cnames = new Map<string, { target: string; ttl: number }[]>();
-  const ownerNames = new OwnerNames();
+export function readChain(message: Uint8Array, records: RecordTable): AnswerChain | undefined {
+  if ((message[3] & RCODE_MASK) !== 0 || message[5] !== 1 || message[4] !== 0) return undefined;
+  // An extended rcode (RFC 6891: the OPT record's TTL high byte) makes it not NOERROR either.
+  for (let i = records.count - 1; i >= 0 && records.section[i] === Section.Additional; i--) {
+    if (records.type[i] === RRType.OPT && records.ttl[i] >>> 24 !== 0) return undefined;
+  }
+  const question = readName(message, HEADER_LENGTH);
+  if (question === undefined) return undefined;
+  const owners = new OwnerNames();
+  // Owner names are read only for records that can be on a chain; most answers hold a few.
+  const byOwner = new Map<string, number[]>();
   for (let i = 0; i < records.count; i++) {
-    if (records.section[i] === Section.Authority || records.klass[i] !== CLASS_IN) continue;
+    const section = records.section[i];
+    if (section === Section.Authority || records.klass[i] !== CLASS_IN) continue;
     const type = records.type[i];
-    const offset = records.dataOffset[i];
-    const length = records.dataLength[i];
-    let address: Address | undefined;
-    if (type === RRType.A && length === 4) {
-      const ip = formatIpv4(message, offset);
-      if (ip !== '0.0.0.0') address = { ip, family: 4, ttl: records.ttl[i] };
-    } else if (type === RRType.AAAA && length === 16) {
-      const ip = formatIpv6(message, offset);
-      if (ip !== '::') address = { ip, family: 6, ttl: records.ttl[i] };
-    } else if (type !== RRType.CNAME) {
-      continue;
-    }
-    const owner = ownerNames.read(message, records.nameOffset[i]);
+    if (type !== RRType.A && type !== RRType.AAAA && type !== RRType.CNAME) continue;
+    const owner = owners.read(message, records.nameOffset[i]);
     if (owner === undefined) continue;
-    if (address !== undefined) {
-      push(addresses, owner, address);
-    } else {
-      const target = readName(message, offset);
-      if (target !== undefined) push(cnames, owner, { target, ttl: records.ttl[i] });
+    const list = byOwner.get(owner);
+    if (list) list.push(i);
+    else byOwner.set(owner, [i]);
+  }
+  const links: ChainLink[] = [];
+  const reached = new Set<string>([question]);
+  for (let queue = [question], depth = 0; queue.length > 0 && depth <= MAX_CHAIN; depth++) {
+    const next: string[] = [];
+    for (const name of queue) {
+      const indexes = byOwner.get(name);
+      if (indexes === undefined) continue;
+      const link: ChainLink = { name, addresses: [], targets: [] };
+      for (const i of indexes) {
+        const target = readRecord(message, records, i, link);
+        if (target !== undefined && !reached.has(target)) {
+          reached.add(target);
+          next.push(target);
+        }
+      }
+      if (link.addresses.length > 0 || link.targets.length > 0) links.push(link);
     }
+    queue = next;
   }
-  if (addresses.size === 0 && cnames.size === 0) return [];
+  return links.length === 0 ? undefined : { question, links };
+}
 
-  const learnt: LearntAddress[] = [];
-  const starts = new Set([...addresses.keys(), ...cnames.keys()]);
-  for (const name of starts) {
-    const justifications: Justification[] = [];
-    const refs = rules.allowingRuleRefs(name);
-    if (refs.length > 0) justifications.push({ domain: name, rules: refs });
-    const remembered = memory.recall(clientKey, name);
-    if (remembered) justifications.push(...remembered);
-    for (const justification of justifications) follow(name, justification);
+/** Adds record `i` to `link`; returns the CNAME target, if it is one. */
+function readRecord(message: Uint8Array, records: RecordTable, i: number, link: ChainLink): string | undefined {
+  const type = records.type[i];
+  const offset = records.dataOffset[i];
+  const length = records.dataLength[i];
+  const ttlSeconds = ttlOf(records.ttl[i]);
+  if (type === RRType.CNAME) {
+    const target = readName(message, offset);
+    // The root is no host: a CNAME to it leads nowhere.
+    if (target === undefined || target === '') return undefined;
+    link.targets.push({ name: target, ttlSeconds });
+    return target;
   }
-  return learnt;
+  // An address record is only ever an address: never read as a name, whatever its value.
+  if (type === RRType.A) {
+    if (length !== 4) return undefined;
+    link.addresses.push({ ip: formatIpv4(message, offset), family: 4, ttlSeconds, special: isSpecialPurpose(message, offset, 4) });
+    return undefined;
+  }
+  if (length !== 16) return undefined;
+  if (isIpv4Mapped(message, offset)) {
+    link.addresses.push({ ip: formatIpv4(message, offset + 12), family: 4, ttlSeconds, special: isSpecialPurpose(message, offset + 12, 4) });
+  } else {
+    link.addresses.push({ ip: formatIpv6(message, offset), family: 6, ttlSeconds, special: isSpecialPurpose(message, offset, 16) });
+  }
+  return undefined;
+}
 
-  function follow(start: string, justification: Justification): void {
-    const visited = new Set<string>();
-    const walk = (name: string, depth: number): void => {
-      if (visited.has(name) || depth > MAX_CHAIN) return;
-      visited.add(name);
-      for (const address of addresses.get(name) ?? []) {
-        learnt.push({ ip: address.ip, family: address.family, ttlSeconds: address.ttl, domain: justification.domain, rules: justification.rules });
-      }
-      for (const { target, ttl } of cnames.get(name) ?? []) {
-        if (!addresses.has(target) && !cnames.has(target)) memory.remember(clientKey, target, justification, lifetimes.lifetimeMs(ttl));
-        walk(target, depth + 1);
-      }
-    };
-    walk(start, 0);
-  }
+export function ttlOf(wire: number): number {
+  return wire > MAX_TTL_SECONDS ? 0 : wire;
+}
+
+/** `::ffff:a.b.c.d`. */
+function isIpv4Mapped(bytes: Uint8Array, offset: number): boolean {
+  for (let i = 0; i < 10; i++) if (bytes[offset + i] !== 0) return false;
+  return bytes[offset + 10] === 0xff && bytes[offset + 11] === 0xff;
 }
 
 /**
@@ -135,10 +146,4 @@ class OwnerNames {
     }
     return this.name;
   }
-}
-
-function push<T>(map: Map<string, T[]>, key: string, value: T): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
 }

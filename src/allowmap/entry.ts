@@ -16,8 +16,8 @@ export interface AllowedEntry {
   client: EntryClient | null;
   ip: string;
   family: 4 | 6;
-  /** Names a rule matched whose answers taught this IP (few, so an array beats a Set). */
-  domains: string[];
+  /** Names a rule matched whose answers taught this IP, least recently learnt first (capped). */
+  domains: Set<string>;
   /** `TIER|POLICY|allow|INDEX` of every rule that allows one of `domains` for the client. */
   rules: string[];
   /** Epoch milliseconds. */

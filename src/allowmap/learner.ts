@@ -1,10 +1,21 @@
-/** Turns an answer to an enforced client into allowed-map entries. */
+/**
+ * Turns answers to enforced clients into allowed-map entries.
+ *
+ * Each answer's chain (answer-addresses.ts) is kept among the client's retained mappings first,
+ * whatever the policy says; then every name on a chain that leads to the question, in
+ * this answer or earlier ones, is looked up in the rules, and the addresses an allowed
+ * name leads to are learnt under its rules. When policies or pods change, `reapply`
+ * does the same for every kept name, so a new allow rule covers answers the pods
+ * already hold.
+ */
 import type { RecordTable } from '../dns/records.js';
 import type { Pod } from '../identity/pod.js';
+import type { Cidr } from '../net/cidr.js';
 import type { Query } from '../query.js';
 import type { EntryClient } from './entry.js';
-import { type CnameMemory, addressesToLearn } from './answer-addresses.js';
+import { readChain } from './answer-addresses.js';
 import type { AllowedMap } from './map.js';
+import type { RetainedMappings, StoredAddress } from './mappings.js';
 
 /** The policy decisions learning needs for one client. */
 export interface ClientRules {
@@ -12,25 +23,74 @@ export interface ClientRules {
   readonly enforced: boolean;
   /** References `TIER|POLICY|allow|INDEX` of the rules allowing `name` (empty when none). */
   allowingRuleRefs(name: string): readonly string[];
+  /** The client's egress rules: an Allow rule's `nets` lets a special-purpose address be learnt. */
+  readonly egressRules: readonly { rule: { action: string; destination: { nets: readonly Cidr[] } } }[];
 }
+
+/** What learning reads: the rules allowing a name, and the egress rules when known (for `nets`). */
+export type LearningClientRules = Pick<ClientRules, 'allowingRuleRefs'> & Partial<Pick<ClientRules, 'egressRules'>>;
 
 export class Learner {
   constructor(
     private readonly map: AllowedMap,
-    private readonly memory: CnameMemory,
+    private readonly mappings: RetainedMappings,
     private readonly scope: 'pod' | 'node',
+    private readonly now: () => number = Date.now,
   ) {}
 
   /**
    * Learns what `answer` teaches `pod` (the query's) under `rules`. Returns true when the
    * dataplane does not yet hold all of it, so the answer must wait.
    */
-  learn(query: Query, pod: Pod, answer: Buffer, records: RecordTable, rules: Pick<ClientRules, 'allowingRuleRefs'>): boolean {
-    const client: EntryClient | null =
-      this.scope === 'pod' ? { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom: query.clientIp } : null;
-    const addresses = addressesToLearn(answer, records, client?.key ?? '', rules, this.memory, this.map);
+  learn(query: Query, pod: Pod, answer: Buffer, records: RecordTable, rules: LearningClientRules): boolean {
+    const chain = readChain(answer, records);
+    if (chain === undefined) return false;
+    const now = this.now();
+    this.mappings.record(pod.key, chain, now, (ttl) => this.map.lifetimeMs(ttl));
+    const client = this.clientOf(pod, query.clientIp);
+    const names = new Set(this.mappings.namesLeadingTo(pod.key, chain.question, now));
+    for (const link of chain.links) names.add(link.name);
     let mustWait = false;
-    for (const address of addresses) if (this.map.learn(client, address)) mustWait = true;
+    for (const name of names) if (this.learnName(pod.key, client, name, rules, now)) mustWait = true;
     return mustWait;
   }
+
+  /**
+   * Learns, under the current rules, what every client's kept mappings allow: after
+   * policies or pods changed. `clientOf` gives a client's pod and rules, or undefined
+   * when the pod is gone (its mappings go too).
+   */
+  reapply(clientOf: (podKey: string) => { pod: Pod; learns: boolean; rules: LearningClientRules } | undefined): void {
+    const now = this.now();
+    for (const key of this.mappings.clientKeys()) {
+      const current = clientOf(key);
+      if (current === undefined) {
+        this.mappings.forget(key);
+        continue;
+      }
+      if (!current.learns) continue;
+      const client = this.clientOf(current.pod, current.pod.ips[0]);
+      for (const name of this.mappings.namesOf(key)) this.learnName(key, client, name, current.rules, now);
+    }
+  }
+
+  private clientOf(pod: Pod, queriedFrom: string): EntryClient | null {
+    return this.scope === 'pod' ? { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom } : null;
+  }
+
+  /** Learns the addresses `name` leads to when a rule allows it; true when one must be waited for. */
+  private learnName(podKey: string, client: EntryClient | null, name: string, rules: LearningClientRules, now: number): boolean {
+    const refs = rules.allowingRuleRefs(name);
+    if (refs.length === 0) return false;
+    let mustWait = false;
+    this.mappings.forEachAddress(podKey, name, now, (ip, address: StoredAddress) => {
+      if (address.special && !listedInNets(rules, ip)) return;
+      if (this.map.learn(client, { ip, family: address.family, lifetimeMs: address.expiresAt - now, domain: name, rules: refs })) mustWait = true;
+    });
+    return mustWait;
+  }
+}
+
+function listedInNets(rules: LearningClientRules, ip: string): boolean {
+  return (rules.egressRules ?? []).some(({ rule }) => rule.action === 'Allow' && rule.destination.nets.some((net) => net.contains(ip)));
 }

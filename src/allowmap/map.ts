@@ -23,7 +23,8 @@ const HOLD_MARGIN_MS = 1000;
 export interface LearntAddress {
   ip: string;
   family: 4 | 6;
-  ttlSeconds: number;
+  /** From now, as lifetimeMs gave it when the record was answered. */
+  lifetimeMs: number;
   /** The name a rule matched (the start of the CNAME chain that led to `ip`). */
   domain: string;
   rules: readonly string[];
@@ -32,9 +33,11 @@ export interface LearntAddress {
 export interface AllowedMapOptions {
   extraTtlMs: number;
   minTtlMs: number;
-  maxTtlMs: number | undefined;
+  maxTtlMs: number;
   maxIpsPerName: number;
   maxEntries: number;
+  /** Names kept per entry (least recently learnt first out); its rules stay. */
+  maxDomainsPerEntry: number;
   now?: () => number;
 }
 
@@ -42,6 +45,8 @@ export interface MapEvents {
   onAdded(entry: AllowedEntry): void;
   /** An entry left because a limit was hit. */
   onEvicted(reason: 'per-name-limit' | 'entry-cap', entry: AllowedEntry): void;
+  /** An entry's oldest name was dropped, as it had maxDomainsPerEntry. */
+  onDomainDropped(entry: AllowedEntry): void;
 }
 
 /** A batch handed to the dataplane, with the entries behind its upserts. */
@@ -77,15 +82,15 @@ export class AllowedMap {
    */
   learntFor(clientKey: string | undefined, domain: string): AllowedEntry[] {
     const found: AllowedEntry[] = [];
-    for (const entry of this.entries.values()) if (entry.client?.key === clientKey && entry.domains.includes(domain)) found.push(entry);
+    for (const entry of this.entries.values()) if (entry.client?.key === clientKey && entry.domains.has(domain)) found.push(entry);
     return found;
   }
 
-  /** Lifetime of a record: TTL + extra, clamped to [min, max]. */
+  /** Lifetime of a record: TTL + extra, clamped to [min, max] (--max-ttl defaults to 7 days, RFC 8767). */
   lifetimeMs(ttlSeconds: number): number {
     const ms = ttlSeconds * 1000 + this.options.extraTtlMs;
     const floored = Math.max(ms, this.options.minTtlMs);
-    return this.options.maxTtlMs === undefined ? floored : Math.min(floored, this.options.maxTtlMs);
+    return Math.min(floored, this.options.maxTtlMs);
   }
 
   /**
@@ -96,7 +101,7 @@ export class AllowedMap {
    */
   learn(client: EntryClient | null, address: LearntAddress): boolean {
     const now = this.now();
-    const expiresAt = now + this.lifetimeMs(address.ttlSeconds);
+    const expiresAt = now + address.lifetimeMs;
     const key = entryKey(client?.key, address.ip);
     let entry = this.entries.get(key);
     if (entry === undefined) {
@@ -105,7 +110,7 @@ export class AllowedMap {
         client,
         ip: address.ip,
         family: address.family,
-        domains: [address.domain],
+        domains: new Set([address.domain]),
         rules: [...address.rules],
         expiresAt,
         programmedUntil: 0,
@@ -127,8 +132,8 @@ export class AllowedMap {
         }
         entry.client = client;
       }
-      const newDomain = !entry.domains.includes(address.domain);
-      if (newDomain) entry.domains.push(address.domain);
+      const newDomain = !entry.domains.has(address.domain);
+      if (newDomain) this.addDomain(entry, address.domain);
       for (const rule of address.rules) {
         if (!entry.rules.includes(rule)) {
           entry.rules.push(rule);
@@ -145,11 +150,34 @@ export class AllowedMap {
         entry.version++;
         this.dirty.add(entry);
       }
-      // The per-name order is by last learnt or extended: a repeat that changes nothing
-      // leaves it, and costs no more than the lookup above.
+      // The per-name and per-entry orders are by last learnt or extended: a repeat that
+      // changes nothing leaves them, and costs no more than the lookups above.
+      if (changed && !newDomain) {
+        entry.domains.delete(address.domain);
+        entry.domains.add(address.domain);
+      }
       if (changed || newDomain) this.trackSighting(client?.key ?? '', address.domain, entry);
     }
     return entry.programmedUntil < Math.min(expiresAt, now + HOLD_MARGIN_MS);
+  }
+
+  /** Adds a name to an entry, dropping its oldest past the cap: many names may share one IP. */
+  private addDomain(entry: AllowedEntry, domain: string): void {
+    entry.domains.add(domain);
+    if (entry.domains.size <= this.options.maxDomainsPerEntry) return;
+    const oldest = entry.domains.values().next().value as string;
+    entry.domains.delete(oldest);
+    this.untrackSighting(entry, oldest);
+    this.events.onDomainDropped(entry);
+  }
+
+  private untrackSighting(entry: AllowedEntry, domain: string): void {
+    const nameKey = `${entry.client?.key ?? ''}|${domain}`;
+    const ips = this.byName.get(nameKey);
+    if (ips?.get(entry.ip) === entry) {
+      ips.delete(entry.ip);
+      if (ips.size === 0) this.byName.delete(nameKey);
+    }
   }
 
   private trackSighting(clientKey: string, domain: string, entry: AllowedEntry): void {
@@ -164,8 +192,8 @@ export class AllowedMap {
     if (ips.size <= this.options.maxIpsPerName) return;
     const [oldestIp, oldest] = ips.entries().next().value as [string, AllowedEntry];
     ips.delete(oldestIp);
-    oldest.domains = oldest.domains.filter((d) => d !== domain);
-    if (oldest.domains.length === 0) {
+    oldest.domains.delete(domain);
+    if (oldest.domains.size === 0) {
       this.remove(oldest);
       this.events.onEvicted('per-name-limit', oldest);
     }
@@ -195,15 +223,7 @@ export class AllowedMap {
     this.entries.delete(key);
     this.heap.remove(entry);
     this.dirty.delete(entry);
-    const clientKey = entry.client?.key ?? '';
-    for (const domain of entry.domains) {
-      const nameKey = `${clientKey}|${domain}`;
-      const ips = this.byName.get(nameKey);
-      if (ips?.get(entry.ip) === entry) {
-        ips.delete(entry.ip);
-        if (ips.size === 0) this.byName.delete(nameKey);
-      }
-    }
+    for (const domain of entry.domains) this.untrackSighting(entry, domain);
     this.removals.push(snapshotOf(entry));
   }
 
@@ -281,7 +301,8 @@ export class AllowedMap {
   /** Puts back an entry from the state file, unchanged. */
   restore(entry: Omit<AllowedEntry, 'programmedUntil' | 'version' | 'heapIndex'>): void {
     if (entry.expiresAt <= this.now()) return;
-    const restored: AllowedEntry = { ...entry, programmedUntil: 0, version: 0, heapIndex: -1 };
+    const domains = [...entry.domains].slice(-this.options.maxDomainsPerEntry);
+    const restored: AllowedEntry = { ...entry, domains: new Set(domains), programmedUntil: 0, version: 0, heapIndex: -1 };
     const key = entryKey(entry.client?.key, entry.ip);
     const existing = this.entries.get(key);
     if (existing) this.remove(existing);

@@ -1,19 +1,22 @@
 /**
- * Persistence of the allowed-IP map across restarts, as Calico's felix DNS cache:
- * saved periodically and at shutdown, atomically (temp file, fsync, rename), and
- * restored at start for entries with more than a second left. A corrupt or foreign
- * file is reported in one line and ignored.
+ * Persistence of the allowed-IP map and of the retained name→IP and name→name mappings
+ * across restarts, as Calico's felix DNS cache: saved periodically and at shutdown,
+ * atomically (temp file, fsync, rename), and restored at start for what has more than a
+ * second left. The file carries an epoch: a file of another epoch (an incompatible
+ * version), a corrupt or a foreign file is reported in one line and ignored.
  */
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { IdentitySnapshot } from '../identity/snapshot.js';
 import type { AllowedEntry, EntryClient } from './entry.js';
 import type { AllowedMap } from './map.js';
+import type { RetainedMappings, SavedName } from './mappings.js';
 import type { Logger } from '../util/logger.js';
 import { errorText } from '../util/errors.js';
 
 const FORMAT = 'dnsgate-allowed-map';
-const VERSION = 1;
+/** Bumped whenever a file of the previous epoch could not be read correctly (2: retained mappings). */
+const EPOCH = 2;
 /** Entries with less left than this are not worth restoring. */
 const MIN_REMAINING_MS = 1000;
 
@@ -27,18 +30,22 @@ interface StoredEntry {
 
 interface StoredState {
   format: typeof FORMAT;
-  version: number;
+  epoch: number;
   scope: 'pod' | 'node';
   savedAt: string;
   entries: StoredEntry[];
+  /** Pod key → its retained mappings. */
+  mappings: Record<string, SavedName[]>;
 }
 
-export async function saveState(path: string, map: AllowedMap, scope: 'pod' | 'node'): Promise<void> {
+export async function saveState(path: string, map: AllowedMap, mappings: RetainedMappings, scope: 'pod' | 'node', now = Date.now()): Promise<void> {
   const entries: StoredEntry[] = [];
   for (const entry of map.all()) {
-    entries.push({ client: entry.client, ip: entry.ip, domains: entry.domains, rules: entry.rules, expiresAt: entry.expiresAt });
+    entries.push({ client: entry.client, ip: entry.ip, domains: [...entry.domains], rules: entry.rules, expiresAt: entry.expiresAt });
   }
-  const state: StoredState = { format: FORMAT, version: VERSION, scope, savedAt: new Date().toISOString(), entries };
+  const saved: Record<string, SavedName[]> = {};
+  for (const key of mappings.clientKeys()) saved[key] = mappings.save(key, now);
+  const state: StoredState = { format: FORMAT, epoch: EPOCH, scope, savedAt: new Date(now).toISOString(), entries, mappings: saved };
   const temp = `${path}.tmp-${process.pid}`;
   const file = await open(temp, 'w', 0o600);
   try {
@@ -56,6 +63,7 @@ export async function saveState(path: string, map: AllowedMap, scope: 'pod' | 'n
 }
 
 export interface RestoreResult {
+  /** Allowed-map entries restored. */
   restored: number;
   /** Set when the file was unusable: the one line saying why. */
   problem?: string;
@@ -65,7 +73,14 @@ export interface RestoreResult {
  * Restores entries from `path` into `map`. Pod-scoped entries come back only for pods
  * that still exist, with their current IPs. A missing file is not a problem.
  */
-export async function restoreState(path: string, map: AllowedMap, scope: 'pod' | 'node', identities: IdentitySnapshot, now = Date.now()): Promise<RestoreResult> {
+export async function restoreState(
+  path: string,
+  map: AllowedMap,
+  mappings: RetainedMappings,
+  scope: 'pod' | 'node',
+  identities: IdentitySnapshot,
+  now = Date.now(),
+): Promise<RestoreResult> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -79,8 +94,9 @@ export async function restoreState(path: string, map: AllowedMap, scope: 'pod' |
   } catch {
     return { restored: 0, problem: `${path}: state file is not JSON, ignored` };
   }
-  if (state?.format !== FORMAT || state.version !== VERSION || !Array.isArray(state.entries)) {
-    return { restored: 0, problem: `${path}: not a dnsgate state file of version ${VERSION}, ignored` };
+  if (state?.format !== FORMAT) return { restored: 0, problem: `${path}: not a dnsgate state file, ignored` };
+  if (state.epoch !== EPOCH || !Array.isArray(state.entries) || typeof state.mappings !== 'object' || state.mappings === null) {
+    return { restored: 0, problem: `${path}: state file of another epoch (${String(state.epoch ?? 1)}, this version reads ${EPOCH}), discarded` };
   }
   if (state.scope !== scope) {
     return { restored: 0, problem: `${path}: saved with --scope ${state.scope}, now ${scope}; ignored` };
@@ -100,14 +116,30 @@ export async function restoreState(path: string, map: AllowedMap, scope: 'pod' |
       client,
       ip: stored.ip,
       family: family === 6 ? 6 : 4,
-      domains: stored.domains,
+      domains: new Set(stored.domains),
       rules: stored.rules,
       expiresAt: stored.expiresAt,
     };
     map.restore(entry);
     restored++;
   }
+  for (const [key, names] of Object.entries(state.mappings)) {
+    if (podsByKey.has(key) && Array.isArray(names)) mappings.restore(key, names.filter(isSavedName), now);
+  }
   return { restored };
+}
+
+function isSavedName(value: unknown): value is SavedName {
+  const saved = value as SavedName;
+  return (
+    typeof saved === 'object' &&
+    saved !== null &&
+    typeof saved.name === 'string' &&
+    Array.isArray(saved.addresses) &&
+    saved.addresses.every((a) => Array.isArray(a) && (a[1] === 4 || a[1] === 6) && isIP(String(a[0])) === a[1] && typeof a[2] === 'boolean' && typeof a[3] === 'number') &&
+    Array.isArray(saved.targets) &&
+    saved.targets.every((t) => Array.isArray(t) && typeof t[0] === 'string' && typeof t[1] === 'number')
+  );
 }
 
 function isStoredEntry(value: unknown): value is StoredEntry {
@@ -137,13 +169,14 @@ export class StateFile {
   constructor(
     readonly path: string,
     private readonly map: AllowedMap,
+    private readonly mappings: RetainedMappings,
     private readonly scope: 'pod' | 'node',
     private readonly logger: Logger,
   ) {}
 
   /** Restores what the file holds; a problem with it is logged and the map starts empty. */
   async restore(identities: IdentitySnapshot): Promise<void> {
-    const result = await restoreState(this.path, this.map, this.scope, identities);
+    const result = await restoreState(this.path, this.map, this.mappings, this.scope, identities);
     if (result.problem) this.logger.error(result.problem);
     else if (result.restored > 0) this.logger.info(`restored ${result.restored} allowed entries from ${this.path}`);
   }
@@ -153,7 +186,7 @@ export class StateFile {
     this.queuedSave ??= this.lastSave.then(async () => {
       this.queuedSave = undefined;
       try {
-        await saveState(this.path, this.map, this.scope);
+        await saveState(this.path, this.map, this.mappings, this.scope);
       } catch (error) {
         this.logger.error(`cannot save state to ${this.path}: ${errorText(error)}`);
       }

@@ -48,7 +48,7 @@ function parseValue(name: OptionName, raw: RawValue | RawValue[], where: string)
 /**
  * The defaults of the OPTIONS table, parsed as given values are. Those `--help` describes
  * in words are undefined here: upstream, logStdout and logFlushInterval are resolved by
- * resolveConfig, no maxTtl means none, and the node name is looked up below.
+ * resolveConfig, and the node name is looked up below.
  */
 function defaults(): Omit<Config, ResolvedLater> {
   const values: Record<string, unknown> = {};
@@ -149,7 +149,7 @@ export function resolveConfig(flags: GivenOptions, file: GivenOptions = {}): Con
     logStdout: merged.logStdout ?? merged.logDir === undefined,
     logFlushInterval: merged.logFlushInterval ?? defaultLogFlushInterval(merged),
   };
-  if (config.maxTtl !== undefined && config.maxTtl < config.minTtl) {
+  if (config.maxTtl < config.minTtl) {
     throw new ConfigError(`--max-ttl: ${config.maxTtl}ms is below --min-ttl ${config.minTtl}ms`);
   }
   if (config.localPod !== undefined && config.pods === undefined && !config.kubernetes) {

@@ -33,8 +33,18 @@ export function checkDomainPattern(text: string): DomainPatternCheck {
   return { ok: true, pattern };
 }
 
-/** A queried name as patterns compare to it: lowercase, without a trailing dot. */
+/**
+ * A queried name as patterns compare to it: lowercase, without a trailing dot, and with
+ * every dot that is part of a label written `\046`, so that the dots left are exactly
+ * the label boundaries. Names come in presentation form (readName escapes a dot inside
+ * a label as `\.`): `evil\.example.com` is the label `evil.example` under `com`, and
+ * must not be taken for a name under `example.com`.
+ */
 export function normalizeQueryName(name: string): string {
-  const lower = name.toLowerCase();
-  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
+  let text = name.toLowerCase();
+  if (text.includes('\\')) text = text.replace(ESCAPE, (escape: string, escaped: string) => (escaped === '.' ? '\\046' : escape));
+  return text.endsWith('.') ? text.slice(0, -1) : text;
 }
+
+/** One escape of the presentation form: `\DDD` or a backslash and any character. */
+const ESCAPE = /\\(\d{3}|[^])/g;

