@@ -6,9 +6,11 @@
  * sit in, teach nothing: an answer to `poison.evil.net` that carries
  * `api.alice.com A 6.6.6.6` says nothing the client asked about `api.alice.com`.
  * Records are read from the Answer section (class IN), and from the Additional section
- * only where they continue the chain. Only NOERROR answers count.
+ * only where they continue the chain. Only NOERROR answers give addresses. An NXDOMAIN
+ * answer gives its CNAME links only: its rcode is that of the chain's last name (RFC
+ * 6604), so the links before it hold, while an address in it contradicts the rcode.
  */
-import { CLASS_IN, HEADER_LENGTH, RCODE_MASK, RRType } from '../dns/constants.js';
+import { CLASS_IN, HEADER_LENGTH, RCODE_MASK, Rcode, RRType } from '../dns/constants.js';
 import { type RecordTable, Section, readName } from '../dns/records.js';
 import { formatIpv4, formatIpv6 } from '../net/format.js';
 import { isSpecialPurpose } from './special-addresses.js';
@@ -44,11 +46,12 @@ export interface AnswerChain {
 
 /**
  * The chain of `message` (a reply whose question matched the client's, walked into
- * `records`), or undefined when it teaches nothing: not NOERROR, no question, or no
- * record on the chain.
+ * `records`), or undefined when it teaches nothing: neither NOERROR nor NXDOMAIN, no
+ * question, or no record on the chain.
  */
 export function readChain(message: Uint8Array, records: RecordTable): AnswerChain | undefined {
-  if ((message[3] & RCODE_MASK) !== 0 || message[5] !== 1 || message[4] !== 0) return undefined;
+  const rcode = message[3] & RCODE_MASK;
+  if ((rcode !== Rcode.NoError && rcode !== Rcode.NXDomain) || message[5] !== 1 || message[4] !== 0) return undefined;
   // An extended rcode (RFC 6891: the OPT record's TTL high byte) makes it not NOERROR either.
   for (let i = records.count - 1; i >= 0 && records.section[i] === Section.Additional; i--) {
     if (records.type[i] === RRType.OPT && records.ttl[i] >>> 24 !== 0) return undefined;
@@ -84,6 +87,7 @@ export function readChain(message: Uint8Array, records: RecordTable): AnswerChai
           next.push(target);
         }
       }
+      if (rcode !== Rcode.NoError) link.addresses.length = 0;
       if (link.addresses.length > 0 || link.targets.length > 0) links.push(link);
     }
     queue = next;

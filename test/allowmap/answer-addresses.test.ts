@@ -168,6 +168,10 @@ test('only NOERROR answers teach: NXDOMAIN, SERVFAIL and an extended rcode with 
   const badvers = encode({ question: 'a.com', answers, additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 1, flags: 0 } as dnsPacket.Answer] });
   h.learner.learn({ clientIp: '10.0.0.1' } as Query, POD_A, badvers, walk(badvers), rulesOf({ 'a.com': ['r1'] }));
   assert.deepEqual(learnt(h.map), []);
+  // An NXDOMAIN answer's CNAME holds (RFC 6604: the rcode is the last name's): a later answer for its target completes it.
+  h.learn({ question: 'x.com', answers: [{ type: 'CNAME', name: 'x.com', ttl: 60, data: 'y.net' }, { type: 'A', name: 'x.com', ttl: 60, data: '6.6.6.6' }], rcode: 3 }, { 'x.com': ['r2'] });
+  assert.deepEqual(learnt(h.map), [], 'no address from an NXDOMAIN answer');
+  assert.deepEqual(h.learn({ question: 'y.net', answers: [{ type: 'A', name: 'y.net', ttl: 60, data: '192.0.2.2' }] }, { 'x.com': ['r2'] }), ['a:x.com>192.0.2.2@60:r2']);
 });
 
 test('TTLs: the top bit set reads as 0; lifetimes are capped by --max-ttl (7 days by default)', () => {
