@@ -180,6 +180,20 @@ export class RetainedMappings {
     }
   }
 
+  /**
+   * Past the total, the client holding the most names gives up its least recent one, so
+   * that one busy pod cannot starve the others. A scan, but over clients (the pods of a
+   * node, about a hundred), and only when the total is reached.
+   */
+  private dropFromLargest(): void {
+    let largest: LRUCache<string, NameMappings> | undefined;
+    for (const names of this.clients.values()) if (largest === undefined || names.size > largest.size) largest = names;
+    const oldest = largest?.rkeys().next().value;
+    if (oldest === undefined) return;
+    largest!.delete(oldest);
+    this.onDropped('total-names', 1);
+  }
+
   /** The client's record of `name`, made the most recent; created (within the limits) when new. */
   private mappingsOf(clientKey: string, name: string): NameMappings {
     let names = this.clients.get(clientKey);
@@ -198,12 +212,7 @@ export class RetainedMappings {
       mappings = { addresses: new Map(), targets: new Map(), sources: new Map() };
       names.set(name, mappings);
       this.total++;
-      // Past the total, the client that adds a name gives up its least recent one.
-      if (this.total > this.limits.totalNames) {
-        const oldest = names.rkeys().next().value as string;
-        names.delete(oldest);
-        this.onDropped('total-names', 1);
-      }
+      if (this.total > this.limits.totalNames) this.dropFromLargest();
     }
     return mappings;
   }

@@ -7,7 +7,6 @@
 // an independent decoder reads it, links to the question's chain.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
 import { allowed, podsYaml, standardPods, writeFixture } from '../helpers/cluster.js';
@@ -16,7 +15,7 @@ import { missing } from '../helpers/env.js';
 import { hostileReply, questionEnd, startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
 import { LoopbackSubnet } from '../helpers/net.js';
 import { seededRandom } from '../helpers/random.js';
-import { encodeQuery } from '../helpers/wire.js';
+import { udpAskMany } from '../helpers/wire.js';
 
 const skip = missing();
 const REPLIES = 10_000;
@@ -163,39 +162,8 @@ after(async () => {
   await upstream?.stop();
 });
 
-/** Sends q0..q(count-1) from the pod, WINDOW at a time; resolves with each reply by index. */
-function askAll(count: number): Promise<Map<number, Buffer>> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    const replies = new Map<number, Buffer>();
-    let sent = 0;
-    let idle: NodeJS.Timeout | undefined;
-    const finish = () => {
-      socket.close();
-      resolve(replies);
-    };
-    const sendNext = () => {
-      if (sent >= count) return;
-      const i = sent++;
-      socket.send(encodeQuery(`q${i}.example.com`, 'A', i), dnsgate.port, dnsgate.address);
-    };
-    socket.on('message', (reply) => {
-      replies.set(reply.readUInt16BE(0), reply);
-      clearTimeout(idle);
-      if (replies.size === count) return finish();
-      idle = setTimeout(finish, 3000);
-      sendNext();
-    });
-    socket.on('error', reject);
-    socket.bind(0, pods.web1.ip, () => {
-      for (let n = 0; n < WINDOW; n++) sendNext();
-      idle = setTimeout(finish, 3000);
-    });
-  });
-}
-
 test('10,000 mutated upstream replies: no crash, every query answered, clean ones right, only chain addresses learnt', { skip }, async () => {
-  const replies = await askAll(REPLIES);
+  const replies = await udpAskMany(Array.from({ length: REPLIES }, (_, i) => `q${i}.example.com`), dnsgate.address, dnsgate.port, pods.web1.ip, WINDOW);
   const missingReplies = Array.from({ length: REPLIES }, (_, i) => i).filter((i) => !replies.has(i));
   assert.deepEqual(missingReplies, [], 'every query got an answer');
   for (let i = 0; i < REPLIES; i += CLEAN_EVERY) {

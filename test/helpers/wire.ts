@@ -31,6 +31,41 @@ export function udpExchange(message: Buffer, host: string, port: number, timeout
   });
 }
 
+/**
+ * Asks for A of every name from one socket bound to `source`, `window` queries in flight
+ * (query i has ID i, so at most 65,536 names); resolves with the replies by index once
+ * all came or none came for 3 s.
+ */
+export function udpAskMany(names: readonly string[], host: string, port: number, source: string, window: number): Promise<Map<number, Buffer>> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    const replies = new Map<number, Buffer>();
+    let sent = 0;
+    let idle: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      socket.close();
+      resolve(replies);
+    };
+    const sendNext = (): void => {
+      if (sent >= names.length) return;
+      const i = sent++;
+      socket.send(encodeQuery(names[i], 'A', i), port, host);
+    };
+    socket.on('message', (reply) => {
+      replies.set(reply.readUInt16BE(0), reply);
+      clearTimeout(idle);
+      if (replies.size === names.length) return finish();
+      idle = setTimeout(finish, 3000);
+      sendNext();
+    });
+    socket.on('error', reject);
+    socket.bind(0, source, () => {
+      for (let n = 0; n < window; n++) sendNext();
+      idle = setTimeout(finish, 3000);
+    });
+  });
+}
+
 /** Writes `messages` framed on one TCP connection and collects `expected` framed replies. */
 export function tcpExchange(messages: Buffer[], host: string, port: number, expected = messages.length, timeoutMs = 5000): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
