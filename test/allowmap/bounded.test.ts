@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { allowed, podsYaml, standardPods, writeFixture } from '../helpers/cluster.js';
+import { allowed, podsYaml, standardPods, webEgressPolicy, writeFixture } from '../helpers/cluster.js';
 import { startDnsgate, type RunningDnsgate } from '../helpers/dnsgate.js';
 import { missing } from '../helpers/env.js';
 import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
@@ -15,17 +15,7 @@ import { metricSum, scrapeMetrics, udpAskMany } from '../helpers/wire.js';
 const skip = missing();
 const net = new LoopbackSubnet();
 const pods = standardPods(net);
-const POLICY = `apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: web-egress, namespace: shop}
-spec:
-  selector: app == 'web'
-  types: [Egress]
-  egress:
-    - action: Allow
-      destination:
-        domains: ["*.churn.example.com"]
-`;
+const POLICY = webEgressPolicy(['*.churn.example.com']);
 const fixture = writeFixture({ 'pods.yaml': podsYaml([pods.web1, pods.web2]), 'policies.yaml': POLICY });
 const NAMES = 3000;
 const PER_POD = 200;

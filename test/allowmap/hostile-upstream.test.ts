@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
-import { allowed, podsYaml, standardPods, writeFixture } from '../helpers/cluster.js';
+import { allowed, podsYaml, standardPods, webEgressPolicy, writeFixture } from '../helpers/cluster.js';
 import { dig } from '../helpers/dig.js';
 import { startDnsgate, type RunningDnsgate } from '../helpers/dnsgate.js';
 import { missing } from '../helpers/env.js';
@@ -16,20 +16,7 @@ import { LoopbackSubnet } from '../helpers/net.js';
 const skip = missing('dig');
 const net = new LoopbackSubnet();
 const pods = standardPods(net);
-const POLICY = `apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: web-egress, namespace: shop}
-spec:
-  selector: app == 'web'
-  types: [Egress]
-  egress:
-    - action: Allow
-      destination:
-        domains: [api.alice.com, "*.example.com"]
-    - action: Allow
-      destination:
-        nets: [169.254.169.253/32]
-`;
+const POLICY = webEgressPolicy(['api.alice.com', '*.example.com'], ['169.254.169.253/32']);
 const fixture = writeFixture({ 'pods.yaml': podsYaml([pods.web1, pods.web2, pods.other]), 'policies.yaml': POLICY });
 
 const A = (name: string, data: string, ttl = 60): dnsPacket.Answer => ({ type: 'A', name, ttl, data });

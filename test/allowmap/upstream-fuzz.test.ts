@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
-import { allowed, podsYaml, standardPods, writeFixture } from '../helpers/cluster.js';
+import { allowed, podsYaml, standardPods, webEgressPolicy, writeFixture } from '../helpers/cluster.js';
 import { startDnsgate, type RunningDnsgate } from '../helpers/dnsgate.js';
 import { missing } from '../helpers/env.js';
 import { hostileReply, questionEnd, startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
@@ -26,17 +26,7 @@ const SEED = 0x5eed14;
 
 const net = new LoopbackSubnet();
 const pods = standardPods(net);
-const POLICY = `apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: web-egress, namespace: shop}
-spec:
-  selector: app == 'web'
-  types: [Egress]
-  egress:
-    - action: Allow
-      destination:
-        domains: [api.alice.com, "*.example.com"]
-`;
+const POLICY = webEgressPolicy(['api.alice.com', '*.example.com']);
 const fixture = writeFixture({ 'pods.yaml': podsYaml([pods.web1]), 'policies.yaml': POLICY });
 const random = seededRandom(SEED);
 const int = (n: number) => Math.floor(random() * n);

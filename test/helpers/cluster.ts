@@ -94,6 +94,22 @@ spec:
         selector: purpose == 'allowed-egress'
 `;
 
+/** One NetworkPolicy for the `web` pods of `shop`: Allow to `domains`, and to `nets` when given. */
+export function webEgressPolicy(domains: readonly string[], nets: readonly string[] = []): string {
+  const netsRule = nets.length === 0 ? '' : `    - action: Allow\n      destination:\n        nets: ${JSON.stringify(nets)}\n`;
+  return `apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: web-egress, namespace: shop}
+spec:
+  selector: app == 'web'
+  types: [Egress]
+  egress:
+    - action: Allow
+      destination:
+        domains: ${JSON.stringify(domains)}
+${netsRule}`;
+}
+
 export const WEB_DOMAIN_RULE = 'default|shop/default.allow-egress-to-domains|allow|1';
 export const SET_DOMAIN_RULE = 'default|default.allow-set-domains|allow|0';
 
