@@ -120,7 +120,7 @@ export class App {
       (what, count) => this.metrics.allowed.learningDropped.labels(what).inc(count),
     );
     this.metrics.allowed.retainedNamesSource = () => this.mappings.size;
-    this.learner = new Learner(this.map, this.mappings, config.scope);
+    this.learner = new Learner(this.map, this.mappings, config.scope, (pod) => this.engine.current.forClient(pod).egressRules);
     this.stateFile = config.stateFile === undefined ? undefined : new StateFile(config.stateFile, this.map, this.mappings, config.scope, logger);
     this.dataplane = overrides.dataplane ?? createDataplane(config, this.engine, this.metrics.nftables, logger);
     registerRuleCountMetrics(this.metrics.registry, () => this.dataplane.ruleCounts?.());
@@ -302,7 +302,7 @@ export class App {
       const pod = pods.get(key);
       if (pod === undefined) return undefined;
       const learning = engine.learningFor(pod);
-      return { pod, learns: learning.learns, rules: { allowingRuleRefs: (name: string) => learning.allowingRuleRefs(name), egressRules: engine.forClient(pod).egressRules } };
+      return { pod, learns: learning.learns, rules: learning };
     });
   }
 

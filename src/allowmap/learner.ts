@@ -27,14 +27,16 @@ export interface ClientRules {
   readonly egressRules: readonly { rule: { action: string; destination: { nets: readonly Cidr[] } } }[];
 }
 
-/** What learning reads: the rules allowing a name, and the egress rules when known (for `nets`). */
-export type LearningClientRules = Pick<ClientRules, 'allowingRuleRefs'> & Partial<Pick<ClientRules, 'egressRules'>>;
+/** What learning reads of a client's rules on every answer. */
+export type LearningClientRules = Pick<ClientRules, 'allowingRuleRefs'>;
 
 export class Learner {
   constructor(
     private readonly map: AllowedMap,
     private readonly mappings: RetainedMappings,
     private readonly scope: 'pod' | 'node',
+    /** The pod's egress rules, read only for a special-purpose address (see listedInNets). */
+    private readonly egressRulesOf: (pod: Pod) => ClientRules['egressRules'],
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -51,7 +53,7 @@ export class Learner {
     const names = new Set(this.mappings.namesLeadingTo(pod.key, chain.question, now));
     for (const link of chain.links) names.add(link.name);
     let mustWait = false;
-    for (const name of names) if (this.learnName(pod.key, client, name, rules, now)) mustWait = true;
+    for (const name of names) if (this.learnName(pod, client, name, rules, now)) mustWait = true;
     return mustWait;
   }
 
@@ -70,7 +72,7 @@ export class Learner {
       }
       if (!current.learns) continue;
       const client = this.clientOf(current.pod, current.pod.ips[0]);
-      for (const name of this.mappings.namesOf(key)) this.learnName(key, client, name, current.rules, now);
+      for (const name of this.mappings.namesOf(key)) this.learnName(current.pod, client, name, current.rules, now);
     }
   }
 
@@ -79,18 +81,19 @@ export class Learner {
   }
 
   /** Learns the addresses `name` leads to when a rule allows it; true when one must be waited for. */
-  private learnName(podKey: string, client: EntryClient | null, name: string, rules: LearningClientRules, now: number): boolean {
+  private learnName(pod: Pod, client: EntryClient | null, name: string, rules: LearningClientRules, now: number): boolean {
     const refs = rules.allowingRuleRefs(name);
     if (refs.length === 0) return false;
     let mustWait = false;
-    this.mappings.forEachAddress(podKey, name, now, (ip, address: StoredAddress) => {
-      if (address.special && !listedInNets(rules, ip)) return;
+    this.mappings.forEachAddress(pod.key, name, now, (ip, address: StoredAddress) => {
+      if (address.special && !listedInNets(this.egressRulesOf(pod), ip)) return;
       if (this.map.learn(client, { ip, family: address.family, lifetimeMs: address.expiresAt - now, domain: name, rules: refs })) mustWait = true;
     });
     return mustWait;
   }
 }
 
-function listedInNets(rules: LearningClientRules, ip: string): boolean {
-  return (rules.egressRules ?? []).some(({ rule }) => rule.action === 'Allow' && rule.destination.nets.some((net) => net.contains(ip)));
+/** An Allow rule's `nets` lets a special-purpose address be learnt. */
+function listedInNets(egressRules: ClientRules['egressRules'], ip: string): boolean {
+  return egressRules.some(({ rule }) => rule.action === 'Allow' && rule.destination.nets.some((net) => net.contains(ip)));
 }

@@ -51,7 +51,8 @@ function harness(options: { maxTtlMs?: number; namesPerClient?: number } = {}) {
     { onAdded: () => undefined, onEvicted: () => undefined, onDomainDropped: () => undefined },
   );
   const mappings = new RetainedMappings({ namesPerClient: options.namesPerClient ?? 1000, totalNames: 10_000, addressesPerName: 1000, linksPerName: 32 }, () => undefined);
-  const learner = new Learner(map, mappings, 'pod', () => now);
+  let egressRules: ClientRules['egressRules'] = [];
+  const learner = new Learner(map, mappings, 'pod', () => egressRules, () => now);
   return {
     map,
     mappings,
@@ -59,6 +60,7 @@ function harness(options: { maxTtlMs?: number; namesPerClient?: number } = {}) {
     advance: (ms: number) => (now += ms),
     learn(reply: Reply, allowed: Record<string, string[]>, pod = POD_A, nets: string[] = []) {
       const message = encode(reply);
+      egressRules = rulesOf(allowed, nets).egressRules;
       learner.learn({ clientIp: pod.ips[0] } as Query, pod, message, walk(message), rulesOf(allowed, nets));
       return learnt(map);
     },

@@ -51,7 +51,9 @@ test('never-seen names sharing one IP: every per-name structure stays at its cap
   const entries = (await allowed(dnsgate.adminPort, pods.web1.ip)).entries;
   assert.equal(entries.length, 1, 'one IP, one entry');
   assert.equal(entries[0].domains.length, PER_ENTRY, 'the entry lists the most recent names only');
-  assert.ok(entries[0].domains.includes(`n${NAMES - 1}.a.churn.example.com`));
+  // Answers to the 32 names in flight may arrive in any order: the names kept are among the last ones asked.
+  const indexes = entries[0].domains.map((domain) => Number(/^n(\d+)\./.exec(domain)?.[1]));
+  assert.ok(indexes.every((i) => i >= NAMES - PER_ENTRY - 32), `the most recent names: ${indexes.join(', ')}`);
   let metrics = await scrapeMetrics(dnsgate.adminPort);
   assert.equal(metricSum(metrics, 'dnsgate_retained_names'), PER_POD, 'the pod keeps --max-names-per-pod names');
   assert.equal(metricSum(metrics, 'dnsgate_learning_dropped_total', { what: 'client-names' }), NAMES - PER_POD);

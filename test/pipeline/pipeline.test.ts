@@ -89,7 +89,7 @@ function harness(options: Partial<EnforcementOptions> & { cache?: boolean; datap
     {
       policy: { forClient: (pod) => engine.forClient(pod), learningFor: (pod) => engine.learningFor(pod) },
       map,
-      learner: new Learner(map, new RetainedMappings({ namesPerClient: 1000, totalNames: 1000, addressesPerName: 100, linksPerName: 32 }, () => undefined), 'pod'),
+      learner: new Learner(map, new RetainedMappings({ namesPerClient: 1000, totalNames: 1000, addressesPerName: 100, linksPerName: 32 }, () => undefined), 'pod', () => []),
       holdAnswers: true,
       maxHoldMs: MAX_HOLD_MS,
       holdTimeoutAction: 'release',
