@@ -24,6 +24,7 @@ import type { Pod } from './identity/pod.js';
 import type { QueryHandler } from './listen/handler.js';
 import type { AnswerLog } from './logs/answer-log.js';
 import type { LearningRules } from './policy/engine.js';
+import { isUnderDomain } from './policy/domain-pattern.js';
 import { Query, QueryStage, type Responder, type Transport } from './query.js';
 import type { UpstreamListener } from './upstream/pool.js';
 import type { UpstreamServer } from './upstream/server.js';
@@ -79,10 +80,6 @@ export interface EnforcementOptions {
    * cluster pass through dnsgate once it intercepts, and only CoreDNS may answer them.
    */
   clusterDomains: readonly string[];
-}
-
-function underDomain(name: string, domains: readonly string[]): boolean {
-  return domains.some((domain) => name === domain || (name.endsWith(domain) && name.charCodeAt(name.length - domain.length - 1) === 46));
 }
 
 export interface PipelineParts {
@@ -186,7 +183,7 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
     const rules = this.enforcement.policy.forClient(query.pod);
     if (!rules.enforced) return false;
     const name = readName(query.message, HEADER_LENGTH);
-    return name !== undefined && !underDomain(name, this.enforcement.clusterDomains) && rules.allowingRuleRefs(name).length === 0;
+    return name !== undefined && !isUnderDomain(name, this.enforcement.clusterDomains) && rules.allowingRuleRefs(name).length === 0;
   }
 
   onUpstreamReply(query: Query, reply: Buffer, upstream: UpstreamServer): void {

@@ -48,3 +48,11 @@ export function normalizeQueryName(name: string): string {
 
 /** One escape of the presentation form: `\DDD` or a backslash and any character. */
 const ESCAPE = /\\(\d{3}|[^])/g;
+
+/** Whether `name` is one of `domains` or below one, by whole labels; allocates nothing, for the query path. */
+export function isUnderDomain(name: string, domains: readonly string[]): boolean {
+  for (const domain of domains) {
+    if (name === domain || (name.endsWith(domain) && name.charCodeAt(name.length - domain.length - 1) === 46)) return true;
+  }
+  return false;
+}

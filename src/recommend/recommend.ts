@@ -2,7 +2,7 @@
  * From grouped observations to one recommended egress policy per workload: which names
  * each workload needs, as exact names and wildcards, and the selector that picks it.
  */
-import { checkDomainPattern } from '../policy/domain-pattern.js';
+import { checkDomainPattern, isUnderDomain } from '../policy/domain-pattern.js';
 import { collapseNames, compareDomains } from './collapse.js';
 import { workloadSelector, type WorkloadSelector } from './selector.js';
 import type { Observation, Workload } from './workloads.js';
@@ -47,10 +47,6 @@ export interface Recommendation {
  */
 const NDOTS = 5;
 
-function under(name: string, domain: string): boolean {
-  return name === domain || name.endsWith(`.${domain}`);
-}
-
 /** Whether `name` is another queried name with a search domain appended. */
 function isSearchExpansion(name: string, queried: ReadonlyMap<string, unknown>): boolean {
   for (let dot = name.indexOf('.'); dot > 0; dot = name.indexOf('.', dot + 1)) {
@@ -63,7 +59,7 @@ function isSearchExpansion(name: string, queried: ReadonlyMap<string, unknown>):
 function keptNames(workload: Workload, options: RecommendOptions, exclusions: Exclusions): string[] {
   const kept: string[] = [];
   for (const [name, seen] of workload.names) {
-    if (options.clusterDomains.some((domain) => under(name, domain))) exclusions.clusterDomain++;
+    if (isUnderDomain(name, options.clusterDomains)) exclusions.clusterDomain++;
     else if (isSearchExpansion(name, workload.names)) exclusions.searchListExpansion++;
     else if (seen.addressAnswers === 0) exclusions.noAddresses++;
     else if (seen.addressAnswers < options.minCount) exclusions.belowMinCount++;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DomainIndex } from '../../src/policy/domain-index.js';
-import { checkDomainPattern, normalizeQueryName } from '../../src/policy/domain-pattern.js';
+import { checkDomainPattern, isUnderDomain, normalizeQueryName } from '../../src/policy/domain-pattern.js';
 import { TESTDATA } from './files.js';
 
 interface DomainCases {
@@ -160,4 +160,15 @@ test('the index agrees with a direct matcher on random patterns and names', () =
     const expected = patterns.flatMap((pattern, id) => (matches(pattern, name) ? [id] : []));
     assert.deepEqual([...index.lookup(name.join('.'))].sort((a, b) => a - b), expected, name.join('.'));
   }
+});
+
+test('isUnderDomain matches a domain and names below it, by whole labels only', () => {
+  const domains = ['cluster.local', 'svc.example'];
+  assert.equal(isUnderDomain('cluster.local', domains), true);
+  assert.equal(isUnderDomain('kube-dns.kube-system.svc.cluster.local', domains), true);
+  assert.equal(isUnderDomain('a.svc.example', domains), true);
+  assert.equal(isUnderDomain('evilcluster.local', domains), false);
+  assert.equal(isUnderDomain('local', domains), false);
+  assert.equal(isUnderDomain('cluster.local.attacker.com', domains), false);
+  assert.equal(isUnderDomain('cluster.local', []), false);
 });
