@@ -24,5 +24,5 @@ export const PLAN = {
   burstQps: 500,
   /** Never-seen names per second under an allowed wildcard in the churn run, and how long it lasts by default. */
   churnQps: 500,
-  churnSeconds: 30,
+  churnSeconds: 60,
 } as const;

@@ -152,7 +152,7 @@ export class AllowedMap {
       }
       // The per-name and per-entry orders are by last learnt or extended: a repeat that
       // changes nothing leaves them, and costs no more than the lookups above.
-      if (changed && !newDomain) {
+      if (changed && !newDomain && entry.domains.size > 1) {
         entry.domains.delete(address.domain);
         entry.domains.add(address.domain);
       }
@@ -187,6 +187,8 @@ export class AllowedMap {
       ips = new Map();
       this.byName.set(nameKey, ips);
     }
+    // Most names have one address: it is the newest already, and moving it would only make garbage.
+    if (ips.size === 1 && ips.get(entry.ip) === entry) return;
     ips.delete(entry.ip);
     ips.set(entry.ip, entry);
     if (ips.size <= this.options.maxIpsPerName) return;

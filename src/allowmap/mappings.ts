@@ -7,7 +7,11 @@
  * Only what an answer linked to the client's own question is kept (see answer-addresses.ts), so
  * these mappings never teach more than the answers did. Every structure is bounded:
  * names per client and in all (least recently answered first out), addresses and
- * links per name (oldest first out); a mapping also ends with its lifetime.
+ * links per name (soonest to expire first out); a mapping also ends with its lifetime.
+ *
+ * Repeated answers are the common case, so they update what is kept in place: deleting
+ * and re-inserting a key makes a Map rebuild its table, garbage that outlives the young
+ * generation at a few thousand answers a second.
  */
 import { LRUCache } from 'lru-cache';
 import type { AnswerChain } from './answer-addresses.js';
@@ -34,13 +38,13 @@ export interface StoredAddress {
   expiresAt: number;
 }
 
-/** One name as a client was answered it. Maps keep insertion order: the oldest comes first. */
+/** One name as a client was answered it; the link maps are made with the first link (most names have none). */
 export interface NameMappings {
   addresses: Map<string, StoredAddress>;
   /** CNAME targets → expiry. */
-  targets: Map<string, number>;
+  targets: Map<string, number> | undefined;
   /** Names with a CNAME to this one → expiry. */
-  sources: Map<string, number>;
+  sources: Map<string, number> | undefined;
 }
 
 /** How the state file stores one name of one client. */
@@ -49,6 +53,8 @@ export interface SavedName {
   addresses: [ip: string, family: 4 | 6, special: boolean, expiresAt: number][];
   targets: [name: string, expiresAt: number][];
 }
+
+const NO_LINKS: ReadonlyMap<string, number> = new Map();
 
 export class RetainedMappings {
   private readonly clients = new Map<string, LRUCache<string, NameMappings>>();
@@ -68,18 +74,19 @@ export class RetainedMappings {
   record(clientKey: string, chain: AnswerChain, now: number, lifetimeMs: (ttlSeconds: number) => number): void {
     for (const link of chain.links) {
       const mappings = this.mappingsOf(clientKey, link.name);
-      for (const address of link.addresses) {
-        refresh(mappings.addresses, address.ip, { family: address.family, special: address.special, expiresAt: now + lifetimeMs(address.ttlSeconds) });
-      }
-      if (mappings.addresses.size > this.limits.addressesPerName) this.onDropped('name-addresses', trimOldest(mappings.addresses, this.limits.addressesPerName));
+      for (const address of link.addresses) keepAddress(mappings.addresses, address.ip, address.family, address.special, now + lifetimeMs(address.ttlSeconds));
+      if (mappings.addresses.size > this.limits.addressesPerName) this.onDropped('name-addresses', dropSoonest(mappings.addresses, this.limits.addressesPerName, addressExpiry));
       for (const target of link.targets) {
         const expiresAt = now + lifetimeMs(target.ttlSeconds);
-        refresh(mappings.targets, target.name, expiresAt);
+        (mappings.targets ??= new Map()).set(target.name, expiresAt);
         const targetMappings = this.mappingsOf(clientKey, target.name);
-        refresh(targetMappings.sources, link.name, expiresAt);
-        if (targetMappings.sources.size > this.limits.linksPerName) this.onDropped('name-links', trimOldest(targetMappings.sources, this.limits.linksPerName));
+        const sources = (targetMappings.sources ??= new Map());
+        sources.set(link.name, expiresAt);
+        if (sources.size > this.limits.linksPerName) this.onDropped('name-links', dropSoonest(sources, this.limits.linksPerName, linkExpiry));
       }
-      if (mappings.targets.size > this.limits.linksPerName) this.onDropped('name-links', trimOldest(mappings.targets, this.limits.linksPerName));
+      if (mappings.targets !== undefined && mappings.targets.size > this.limits.linksPerName) {
+        this.onDropped('name-links', dropSoonest(mappings.targets, this.limits.linksPerName, linkExpiry));
+      }
     }
   }
 
@@ -95,7 +102,7 @@ export class RetainedMappings {
     for (let start = 0, depth = 0; start < found.length && depth < MAX_CHAIN; depth++) {
       const end = found.length;
       for (let i = start; i < end; i++) {
-        for (const [source, expiresAt] of names.peek(found[i])?.sources ?? []) {
+        for (const [source, expiresAt] of names.peek(found[i])?.sources ?? NO_LINKS) {
           if (expiresAt > now && !seen.has(source)) {
             seen.add(source);
             found.push(source);
@@ -119,7 +126,7 @@ export class RetainedMappings {
         const mappings = names.peek(current);
         if (mappings === undefined) continue;
         for (const [ip, address] of mappings.addresses) if (address.expiresAt > now) visit(ip, address);
-        for (const [target, expiresAt] of mappings.targets) {
+        for (const [target, expiresAt] of mappings.targets ?? NO_LINKS) {
           if (expiresAt > now && !seen.has(target)) {
             seen.add(target);
             next.push(target);
@@ -156,7 +163,7 @@ export class RetainedMappings {
       const addresses: SavedName['addresses'] = [];
       for (const [ip, a] of mappings.addresses) if (a.expiresAt > now) addresses.push([ip, a.family, a.special, a.expiresAt]);
       const targets: SavedName['targets'] = [];
-      for (const [target, expiresAt] of mappings.targets) if (expiresAt > now) targets.push([target, expiresAt]);
+      for (const [target, expiresAt] of mappings.targets ?? NO_LINKS) if (expiresAt > now) targets.push([target, expiresAt]);
       if (addresses.length > 0 || targets.length > 0) saved.push({ name, addresses, targets });
     }
     return saved;
@@ -167,16 +174,15 @@ export class RetainedMappings {
     for (let i = saved.length - 1; i >= 0; i--) {
       const { name, addresses, targets } = saved[i];
       const mappings = this.mappingsOf(clientKey, name);
-      for (const [ip, family, special, expiresAt] of addresses) if (expiresAt > now) refresh(mappings.addresses, ip, { family, special, expiresAt });
-      trimOldest(mappings.addresses, this.limits.addressesPerName);
+      for (const [ip, family, special, expiresAt] of addresses) if (expiresAt > now) keepAddress(mappings.addresses, ip, family, special, expiresAt);
+      dropSoonest(mappings.addresses, this.limits.addressesPerName, addressExpiry);
       for (const [target, expiresAt] of targets) {
         if (expiresAt <= now) continue;
-        refresh(mappings.targets, target, expiresAt);
+        (mappings.targets ??= new Map()).set(target, expiresAt);
         const targetMappings = this.mappingsOf(clientKey, target);
-        refresh(targetMappings.sources, name, expiresAt);
-        trimOldest(targetMappings.sources, this.limits.linksPerName);
+        dropSoonest((targetMappings.sources ??= new Map()).set(name, expiresAt), this.limits.linksPerName, linkExpiry);
       }
-      trimOldest(mappings.targets, this.limits.linksPerName);
+      if (mappings.targets !== undefined) dropSoonest(mappings.targets, this.limits.linksPerName, linkExpiry);
     }
   }
 
@@ -209,7 +215,7 @@ export class RetainedMappings {
     }
     let mappings = names.get(name);
     if (mappings === undefined) {
-      mappings = { addresses: new Map(), targets: new Map(), sources: new Map() };
+      mappings = { addresses: new Map(), targets: undefined, sources: undefined };
       names.set(name, mappings);
       this.total++;
       if (this.total > this.limits.totalNames) this.dropFromLargest();
@@ -218,18 +224,33 @@ export class RetainedMappings {
   }
 }
 
-/** Sets `key` as the newest of `map`. */
-function refresh<V>(map: Map<string, V>, key: string, value: V): void {
-  map.delete(key);
-  map.set(key, value);
+const addressExpiry = (address: StoredAddress): number => address.expiresAt;
+const linkExpiry = (expiresAt: number): number => expiresAt;
+
+/** Keeps `ip` until `expiresAt`, updating what is kept in place when the name had it already. */
+function keepAddress(addresses: Map<string, StoredAddress>, ip: string, family: 4 | 6, special: boolean, expiresAt: number): void {
+  const kept = addresses.get(ip);
+  if (kept === undefined) addresses.set(ip, { family, special, expiresAt });
+  else kept.expiresAt = expiresAt;
 }
 
-/** Drops the oldest keys of `map` beyond `max`; returns how many. */
-function trimOldest(map: Map<string, unknown>, max: number): number {
+/**
+ * Drops the keys of `map` that expire soonest until at most `max` remain; returns how
+ * many. A scan per drop, but only past a cap, which one answer passes by a few keys.
+ */
+function dropSoonest<V>(map: Map<string, V>, max: number, expiryOf: (value: V) => number): number {
   let dropped = 0;
-  for (const key of map.keys()) {
-    if (map.size <= max) break;
-    map.delete(key);
+  while (map.size > max) {
+    let soonestKey: string | undefined;
+    let soonest = Infinity;
+    for (const [key, value] of map) {
+      const expiresAt = expiryOf(value);
+      if (expiresAt < soonest) {
+        soonest = expiresAt;
+        soonestKey = key;
+      }
+    }
+    map.delete(soonestKey as string);
     dropped++;
   }
   return dropped;

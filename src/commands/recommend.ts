@@ -7,7 +7,6 @@ import { Command, InvalidArgumentError } from 'commander';
 import { normalizeQueryName } from '../policy/domain-pattern.js';
 import { loadPolicies } from '../policy/loader.js';
 import { formatProblem } from '../policy/problems.js';
-import { LogPathError, ObservationBuilder, readLogs, recommend, renderRecommendation } from '../recommend/index.js';
 import { ConfigError } from '../util/errors.js';
 
 interface RecommendFlags {
@@ -45,6 +44,8 @@ export function recommendCommand(): Command {
     .option('--network-set', "put the names in a NetworkSet's allowedEgressDomains and select it")
     .option('--cluster-domain <name>', `names under it are cluster-internal and left out (repeatable; default ${DEFAULT_CLUSTER_DOMAIN})`, repeatable)
     .action(async (flags: RecommendFlags) => {
+      // Loaded here, not with the CLI: `serve` would otherwise carry the public-suffix list in memory.
+      const { LogPathError, ObservationBuilder, readLogs, recommend, renderRecommendation } = await import('../recommend/index.js');
       const builder = new ObservationBuilder(flags.namespace ?? []);
       let summary;
       try {
