@@ -7,7 +7,7 @@ export const PLAN = {
   /** dnsperf clients (source ports), all from the pod's address. */
   clients: 4,
   /** After start-up, before any load: how long the target sits before its idle RSS is read. */
-  idleSeconds: 2,
+  idleSeconds: 10,
   /** Unrecorded load first, so that every target (and V8's JIT) is warm. */
   warmupSeconds: 1,
   saturateSeconds: 4,

@@ -13,7 +13,7 @@ test('npm start and the image run node with the same flags, and the bench reads 
   const argv = JSON.parse(entrypoint[1]) as string[];
   assert.equal(argv[0], 'node');
   assert.deepEqual(argv.slice(1, -1), shippedNodeFlags());
-  assert.ok(shippedNodeFlags().includes('--max-semi-space-size=1'), 'the young generation is kept small');
+  assert.ok(shippedNodeFlags().includes('--max-semi-space-size=2'), 'the young generation is kept small');
   assert.ok(shippedNodeFlags().includes('--heap-growing-percent=25'), 'the old generation grows by a quarter, not up to fourfold');
 });
 
