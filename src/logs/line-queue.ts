@@ -26,6 +26,17 @@ const DEFAULT_LIMITS: LineQueueLimits = { maxQueuedBytes: 16 * 1024 * 1024, batc
 
 type Counter = { inc(value?: number): void };
 
+/**
+ * Lines, each ending in a newline, with their sizes in bytes. The renderer measures
+ * each line as it makes it: measuring flattens a line built by concatenation, a copy,
+ * and a window of thousands of lines would do it all at once here, between two turns
+ * of the event loop, in front of held answers.
+ */
+export interface Lines {
+  text: string[];
+  bytes: number[];
+}
+
 export class LineQueue {
   private lines: string[] = [];
   private sizes: number[] = [];
@@ -53,16 +64,16 @@ export class LineQueue {
     this.droppedShutdown = metrics.recordsDropped.labels(name, 'shutdown');
   }
 
-  /** Queues each line (ending in a newline) that fits, and starts writing. */
-  push(lines: readonly string[]): void {
+  /** Queues each line that fits, and starts writing. */
+  push(lines: Lines): void {
     let dropped = 0;
-    for (const line of lines) {
-      const bytes = Buffer.byteLength(line);
+    for (let i = 0; i < lines.text.length; i++) {
+      const bytes = lines.bytes[i];
       if (this.queuedBytes + bytes > this.limits.maxQueuedBytes) {
         dropped++;
         continue;
       }
-      this.lines.push(line);
+      this.lines.push(lines.text[i]);
       this.sizes.push(bytes);
       this.queuedBytes += bytes;
     }

@@ -17,6 +17,7 @@ import { AggregationKind, clientFields, intersectLabels, serverFields, sortedLab
 import { canonicalName, unicodeName, wireName } from './names.js';
 import { qclassText, qtypeText } from './rdata.js';
 import type { DnsLogRecord, Labels, LogRrset, LogServer, UnloggedRecord } from './record.js';
+import type { Lines } from './line-queue.js';
 import { renderRrsets } from './rrsets.js';
 
 /**
@@ -82,7 +83,7 @@ interface Merged {
 }
 
 /** One line (with its newline) per record: the `log` records, then the `unlogged` one if any. */
-export async function renderWindow(window: Window, context: RenderContext): Promise<string[]> {
+export async function renderWindow(window: Window, context: RenderContext): Promise<Lines> {
   const merged = new Map<string, Merged>();
   // Clients of a window mostly ask the same names: each answer is rendered once.
   const answers = new Map<number, RenderedAnswer[]>();
@@ -125,14 +126,18 @@ export async function renderWindow(window: Window, context: RenderContext): Prom
     }
   }
 
-  const lines: string[] = [];
+  const lines: Lines = { text: [], bytes: [] };
+  const add = (line: string): void => {
+    lines.text.push(line);
+    lines.bytes.push(Buffer.byteLength(line));
+  };
   for (const entry of merged.values()) {
     await slicer.maybeYield();
-    lines.push(JSON.stringify(logRecord(entry, context)) + '\n');
+    add(JSON.stringify(logRecord(entry, context)) + '\n');
   }
   if (window.unlogged > 0) {
     const unlogged: UnloggedRecord = { start_time: context.startTime, end_time: context.endTime, type: 'unlogged', count: window.unlogged };
-    lines.push(JSON.stringify(unlogged) + '\n');
+    add(JSON.stringify(unlogged) + '\n');
   }
   return lines;
 }

@@ -168,3 +168,26 @@ test('a pod asking from new IPs has the elements of its old IPs removed', () => 
   assert.deepEqual(batch.removals.map((r) => r.clientIps), [['10.0.0.1']]);
   assert.deepEqual(batch.upserts.map((u) => u.clientIps), [['10.0.0.5']]);
 });
+
+test('extensions no answer waits for go 64 a batch, behind every change an answer waits for', () => {
+  const { map, advance } = setup();
+  const ips = Array.from({ length: 200 }, (_, i) => `198.51.100.${i}`);
+  for (const ip of ips) map.learn(POD_A, address(ip, 300));
+  map.markProgrammed(map.takeBatch()!);
+  advance(5000);
+  for (const ip of ips) assert.equal(map.learn(POD_A, address(ip, 300)), false, 'an extension of an IP in force for minutes');
+  assert.equal(map.learn(POD_A, address('203.0.113.9', 300)), true, 'a new IP: its answer waits');
+  const first = map.takeBatch()!;
+  assert.equal(first.batch.upserts[0].ip, '203.0.113.9', 'what an answer waits for comes first');
+  assert.deepEqual(first.batch.upserts.slice(1).map((upsert) => upsert.ip), ips.slice(0, 64), 'then the oldest extensions');
+  // An extension that becomes urgent leaves the queue and goes whole with the next batch.
+  advance(294_500);
+  assert.equal(map.learn(POD_A, address(ips[199], 300)), true, 'programmed until less than a second from now: wait');
+  const second = map.takeBatch()!;
+  assert.equal(second.batch.upserts[0].ip, ips[199]);
+  assert.deepEqual(second.batch.upserts.slice(1).map((upsert) => upsert.ip), ips.slice(64, 128));
+  assert.equal(map.takeBatch()!.batch.upserts.length, 64);
+  assert.equal(map.takeBatch()!.batch.upserts.length, 199 - 128 - 64);
+  assert.equal(map.hasChanges, false);
+  assert.equal(map.takeBatch(), undefined);
+});

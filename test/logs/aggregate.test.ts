@@ -83,8 +83,9 @@ async function flush(aggregator: Aggregator, kind = AggregationKind.ClientPrefix
     startTime: '2026-01-01T00:00:00Z',
     endTime: '2026-01-01T00:05:00.1Z',
   });
-  assert.ok(lines.every((line) => line.endsWith('\n') && !line.slice(0, -1).includes('\n')), 'one line per record');
-  return parseRecords(lines.join(''));
+  assert.ok(lines.text.every((line) => line.endsWith('\n') && !line.slice(0, -1).includes('\n')), 'one line per record');
+  assert.deepEqual(lines.bytes, lines.text.map((line) => Buffer.byteLength(line)), 'each line measured as rendered');
+  return parseRecords(lines.text.join(''));
 }
 
 const a = (name: string, data: string, ttl = 60): dnsPacket.Answer => ({ type: 'A', name, ttl, data });

@@ -7,6 +7,7 @@ import { after, test } from 'node:test';
 import { Metrics } from '../../src/admin/metrics.js';
 import { RotatingFile } from '../../src/logs/file-sink.js';
 import { LineQueue } from '../../src/logs/line-queue.js';
+import { measuredLines } from './fixture.js';
 import { MemoryLogger } from '../helpers/dnsgate.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dnsgate-rotation-'));
@@ -17,7 +18,7 @@ const lines = (n: number, from = 0): string[] => Array.from({ length: n }, (_, i
 
 async function writeThrough(dir: string, maxBytes: number, maxFiles: number, batches: string[][], batchBytes = 250): Promise<void> {
   const queue = new LineQueue('file', new RotatingFile(dir, maxBytes, maxFiles), new Metrics().log, new MemoryLogger(), { maxQueuedBytes: 1 << 20, batchBytes });
-  for (const batch of batches) queue.push(batch);
+  for (const batch of batches) queue.push(measuredLines(batch));
   await queue.close(5000);
 }
 

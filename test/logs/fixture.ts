@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Lines } from '../../src/logs/line-queue.js';
 
 export interface PodFixture {
   name: string;
@@ -134,4 +135,9 @@ export function about(records: readonly LogRecord[], qname: string): LogRecord[]
 export function timeNs(text: string): bigint {
   const [seconds, fraction = ''] = text.slice(0, -1).split('.');
   return BigInt(Date.parse(`${seconds}Z`)) * 1_000_000n + BigInt(fraction.padEnd(9, '0'));
+}
+
+/** `text` as the queue takes lines, each with its size in bytes. */
+export function measuredLines(text: string[]): Lines {
+  return { text, bytes: text.map((line) => Buffer.byteLength(line)) };
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Metrics, type LogMetrics } from '../../src/admin/metrics.js';
 import { LineQueue, type LineTarget } from '../../src/logs/line-queue.js';
+import { measuredLines } from './fixture.js';
 import { MemoryLogger, waitFor } from '../helpers/dnsgate.js';
 
 /** A target that records chunks; `gate` (when set) holds every write until opened. */
@@ -46,8 +47,8 @@ test('lines are written in order, in batches of at most batchBytes', async () =>
   const metrics = new Metrics().log;
   const target = new TestTarget();
   const queue = new LineQueue('file', target, metrics, new MemoryLogger(), { maxQueuedBytes: 1 << 20, batchBytes: 35 });
-  queue.push(lines(50));
-  queue.push(lines(50, 50));
+  queue.push(measuredLines(lines(50)));
+  queue.push(measuredLines(lines(50, 50)));
   await queue.close(5000);
   assert.equal(target.chunks.join(''), lines(100).join(''));
   // 9-byte lines: three to a batch.
@@ -63,12 +64,12 @@ test('a sink that falls behind: push never waits, and lines past the bound are d
   target.hold();
   const queue = new LineQueue('file', target, metrics, new MemoryLogger(), { maxQueuedBytes: 90, batchBytes: 18 });
   // 9-byte lines: 10 fit in 90 bytes (including the batch being written), 20 are dropped.
-  queue.push(lines(30));
+  queue.push(measuredLines(lines(30)));
   assert.equal(await count(metrics, 'recordsDropped', { sink: 'file', reason: 'queue_full' }), 20);
   target.release();
   await waitFor(() => target.chunks.join('') === lines(10).join(''), 2000, 'the queued lines');
   // Room again once written.
-  queue.push(lines(5, 100));
+  queue.push(measuredLines(lines(5, 100)));
   await queue.close(5000);
   assert.equal(target.chunks.join(''), [...lines(10), ...lines(5, 100)].join(''));
   assert.equal(await count(metrics, 'recordsWritten', { sink: 'file' }), 15);
@@ -83,7 +84,7 @@ test('failed writes drop their lines, counted, and are logged once per failing s
   const enospc = Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
   target.failures.push(enospc, enospc, enospc);
   for (let i = 0; i < 4; i++) {
-    queue.push(lines(2, 10 * i));
+    queue.push(measuredLines(lines(2, 10 * i)));
     await waitFor(async () => (await count(metrics, 'recordsWritten', { sink: 'file' })) + (await count(metrics, 'recordsDropped', { sink: 'file', reason: 'write_error' })) === 2 * (i + 1), 2000, `batch ${i}`);
   }
   await queue.close(5000);
@@ -97,7 +98,7 @@ test('close gives a stuck sink its timeout, then drops what is queued', async ()
   const target = new TestTarget();
   target.hold();
   const queue = new LineQueue('stdout', target, metrics, new MemoryLogger(), { maxQueuedBytes: 1 << 20, batchBytes: 18 });
-  queue.push(lines(10));
+  queue.push(measuredLines(lines(10)));
   const started = performance.now();
   await queue.close(100);
   const elapsed = performance.now() - started;
