@@ -2,11 +2,12 @@
  * Turns answers to enforced clients into allowed-map entries.
  *
  * Each answer's chain (answer-addresses.ts) is kept among the client's retained mappings first,
- * whatever the policy says; then every name on a chain that leads to the question, in
- * this answer or earlier ones, is looked up in the rules, and the addresses an allowed
- * name leads to are learnt under its rules. When policies or pods change, `reapply`
- * does the same for every kept name, so a new allow rule covers answers the pods
- * already hold.
+ * whatever the policy says, with its question; then every name on this chain, and every
+ * name whose kept chain was left pending at the question, is looked up in the rules, and
+ * the addresses an allowed name leads to (mappings.ts: within one answer's chain, or
+ * across answers only through a question for the pending name) are learnt under its
+ * rules. When policies or pods change, `reapply` does the same for every kept name, so a
+ * new allow rule covers answers the pods already hold.
  */
 import type { RecordTable } from '../dns/records.js';
 import type { Pod } from '../identity/pod.js';

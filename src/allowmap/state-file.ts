@@ -129,6 +129,7 @@ export async function restoreState(
   return { restored };
 }
 
+/** A name saved without the question each record came from (by an older dnsgate) is not: it cannot be walked safely. */
 function isSavedName(value: unknown): value is SavedName {
   const saved = value as SavedName;
   return (
@@ -136,9 +137,9 @@ function isSavedName(value: unknown): value is SavedName {
     saved !== null &&
     typeof saved.name === 'string' &&
     Array.isArray(saved.addresses) &&
-    saved.addresses.every((a) => Array.isArray(a) && (a[1] === 4 || a[1] === 6) && isIP(String(a[0])) === a[1] && typeof a[2] === 'boolean' && typeof a[3] === 'number') &&
+    saved.addresses.every((a) => Array.isArray(a) && (a[1] === 4 || a[1] === 6) && isIP(String(a[0])) === a[1] && typeof a[2] === 'boolean' && typeof a[3] === 'number' && typeof a[4] === 'string') &&
     Array.isArray(saved.targets) &&
-    saved.targets.every((t) => Array.isArray(t) && typeof t[0] === 'string' && typeof t[1] === 'number')
+    saved.targets.every((t) => Array.isArray(t) && typeof t[0] === 'string' && typeof t[1] === 'number' && typeof t[2] === 'string')
   );
 }
 

@@ -64,6 +64,11 @@ function harness(options: { maxTtlMs?: number; namesPerClient?: number } = {}) {
       learner.learn({ clientIp: pod.ips[0] } as Query, pod, message, walk(message), rulesOf(allowed, nets));
       return learnt(map);
     },
+    /** Learns what POD_A's retained mappings allow under `allowed`, as after a policy change. */
+    reapply(allowed: Record<string, string[]>) {
+      learner.reapply((key) => (key === POD_A.key ? { pod: POD_A, learns: true, rules: rulesOf(allowed) } : undefined));
+      return learnt(map);
+    },
   };
 }
 
@@ -221,6 +226,67 @@ test('a chain across answers, address first: the later CNAME leads to the addres
   assert.deepEqual(h.learn({ question: 'b.cdn.net', answers: [{ type: 'A', name: 'b.cdn.net', ttl: 60, data: '192.0.2.6' }] }, allowed), []);
   h.advance(10_000);
   assert.deepEqual(h.learn({ question: 'a.com', answers: [{ type: 'CNAME', name: 'a.com', ttl: 300, data: 'b.cdn.net' }] }, allowed), ['a:a.com>192.0.2.6@60:r1'], 'with what is left of the address TTL');
+});
+
+const A = (name: string, data: string, ttl = 60): dnsPacket.Answer => ({ type: 'A', name, ttl, data });
+const CNAME = (name: string, data: string, ttl = 300): dnsPacket.Answer => ({ type: 'CNAME', name, ttl, data });
+
+// Another question's answer (c.evil.net, which the attacker serves) gives a CDN name that
+// an allowed name's chain goes through an address of its own choosing.
+const EVIL_CDN: Reply = { question: 'c.evil.net', answers: [CNAME('c.evil.net', 'b.cdn.net'), A('b.cdn.net', '6.6.6.6')] };
+
+test('an address another question was answered for a shared CNAME target is not learnt, whichever answer comes first', () => {
+  const allowed = { 'a.com': ['r1'] };
+  const legit: Reply = { question: 'a.com', answers: [CNAME('a.com', 'b.cdn.net'), A('b.cdn.net', '192.0.2.1')] };
+  const evilFirst = harness();
+  assert.deepEqual(evilFirst.learn(EVIL_CDN, allowed), []);
+  assert.deepEqual(evilFirst.learn(legit, allowed), ['a:a.com>192.0.2.1@60:r1'], 'the answer to a.com teaches only its own chain');
+  assert.deepEqual(evilFirst.reapply(allowed), ['a:a.com>192.0.2.1@60:r1'], 'and so do the mappings kept');
+
+  const legitFirst = harness();
+  assert.deepEqual(legitFirst.learn(legit, allowed), ['a:a.com>192.0.2.1@60:r1']);
+  assert.deepEqual(legitFirst.learn(EVIL_CDN, allowed), ['a:a.com>192.0.2.1@60:r1']);
+  assert.deepEqual(legitFirst.reapply(allowed), ['a:a.com>192.0.2.1@60:r1'], 'a policy change does not mix the two answers');
+});
+
+test('a pending CNAME is completed by the answer to its target, never by a record another question was answered', () => {
+  const allowed = { 'a.com': ['r1'] };
+  for (const evilFirst of [true, false]) {
+    const h = harness();
+    if (evilFirst) h.learn(EVIL_CDN, allowed);
+    assert.deepEqual(h.learn({ question: 'a.com', answers: [CNAME('a.com', 'b.cdn.net')] }, allowed), [], `evil first: ${evilFirst}`);
+    if (!evilFirst) assert.deepEqual(h.learn(EVIL_CDN, allowed), []);
+    assert.deepEqual(h.reapply(allowed), [], `reapplied, evil first: ${evilFirst}`);
+    assert.deepEqual(h.learn({ question: 'b.cdn.net', answers: [A('b.cdn.net', '192.0.2.2')] }, allowed), ['a:a.com>192.0.2.2@60:r1'], `evil first: ${evilFirst}`);
+    assert.deepEqual(h.reapply(allowed), ['a:a.com>192.0.2.2@60:r1']);
+  }
+  // Nor by a link another question was answered: b.cdn.net → x.evil.net came from c.evil.net's answer.
+  const h = harness();
+  h.learn({ question: 'a.com', answers: [CNAME('a.com', 'b.cdn.net')] }, allowed);
+  h.learn({ question: 'c.evil.net', answers: [CNAME('c.evil.net', 'b.cdn.net'), CNAME('b.cdn.net', 'x.evil.net')] }, allowed);
+  assert.deepEqual(h.learn({ question: 'x.evil.net', answers: [A('x.evil.net', '6.6.6.7')] }, allowed), []);
+  assert.deepEqual(h.reapply(allowed), []);
+});
+
+test('a chain across three answers, each answering the name the last one left pending, is followed', () => {
+  const allowed = { 'a.com': ['r1'] };
+  const h = harness();
+  h.learn({ question: 'a.com', answers: [CNAME('a.com', 'b.cdn.net')] }, allowed);
+  h.learn({ question: 'b.cdn.net', answers: [CNAME('b.cdn.net', 'c.edge.org')] }, allowed);
+  assert.deepEqual(h.learn({ question: 'c.edge.org', answers: [A('c.edge.org', '192.0.2.3')] }, allowed), ['a:a.com>192.0.2.3@60:r1']);
+  const later = harness();
+  later.learn({ question: 'c.edge.org', answers: [A('c.edge.org', '192.0.2.3')] }, {});
+  later.learn({ question: 'b.cdn.net', answers: [CNAME('b.cdn.net', 'c.edge.org')] }, {});
+  later.learn({ question: 'a.com', answers: [CNAME('a.com', 'b.cdn.net')] }, {});
+  assert.deepEqual(later.reapply(allowed), ['a:a.com>192.0.2.3@60:r1'], 'in any order, and under a policy loaded after');
+});
+
+test('two names answered through one CDN name with the same address both keep it', () => {
+  const h = harness();
+  h.learn({ question: 'www.a.com', answers: [CNAME('www.a.com', 'edge.cdn.net'), A('edge.cdn.net', '192.0.2.5')] }, {});
+  h.learn({ question: 'www.b.com', answers: [CNAME('www.b.com', 'edge.cdn.net'), A('edge.cdn.net', '192.0.2.5')] }, {});
+  h.reapply({ 'www.a.com': ['r1'], 'www.b.com': ['r2'] });
+  assert.deepEqual([...h.map.all()].map((e) => [e.ip, [...e.domains].sort()]), [['192.0.2.5', ['www.a.com', 'www.b.com']]]);
 });
 
 test('a policy applied later covers what the pod was answered before, without a new answer', () => {

@@ -37,7 +37,7 @@ test('an address answered again is kept with its new lifetime, in place', () => 
   // 192.0.2.1 was learnt first, but its second answer makes it outlive 192.0.2.2.
   assert.deepEqual(addressesOf(mappings, 'api.example.com'), ['192.0.2.1', '192.0.2.3']);
   const [saved] = mappings.save(POD, NOW);
-  assert.deepEqual(saved.addresses.find(([ip]) => ip === '192.0.2.1'), ['192.0.2.1', 4, false, NOW + 120_000]);
+  assert.deepEqual(saved.addresses.find(([ip]) => ip === '192.0.2.1'), ['192.0.2.1', 4, false, NOW + 120_000, 'api.example.com']);
 });
 
 test('CNAME links past the cap: the soonest to expire goes; a name without links leads only to its own addresses', () => {

@@ -93,3 +93,17 @@ test('retained name→IP and name→name mappings survive a save and restore; an
   const result = await restoreState(old, newMap(() => now), newMappings(), 'pod', identities, now);
   assert.deepEqual(result, { restored: 0, problem: `${old}: state file of another epoch (1, this version reads 2), discarded` });
 });
+
+test('mappings saved without the question they came from are dropped; the entries beside them are restored', async () => {
+  const now = 1_700_000_000_000;
+  const path = join(dir, 'no-origins.json');
+  const client = { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom: '10.0.0.1' };
+  writeFileSync(path, JSON.stringify({
+    format: 'dnsgate-allowed-map', epoch: 2, scope: 'pod', savedAt: new Date(now).toISOString(),
+    entries: [{ client, ip: '192.0.2.1', domains: ['a.com'], rules: ['r1'], expiresAt: now + 60_000 }],
+    mappings: { [pod.key]: [{ name: 'a.com', addresses: [], targets: [['b.net', now + 60_000]] }, { name: 'b.net', addresses: [['6.6.6.6', 4, false, now + 60_000]], targets: [] }] },
+  }));
+  const mappings = newMappings();
+  assert.deepEqual(await restoreState(path, newMap(() => now), mappings, 'pod', identities, now), { restored: 1 });
+  assert.equal(mappings.size, 0, 'which answer taught them is unknown');
+});
