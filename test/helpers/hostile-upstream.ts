@@ -1,14 +1,17 @@
 /**
- * A malicious upstream for the tests: a UDP DNS server on a loopback address that
+ * A malicious upstream for the tests: a DNS server on a loopback address that
  * answers each question as a test tells it to, with whatever records, rcode and TTLs
  * an attacker would send. It plays a compromised authoritative server relayed as is
  * by a forwarder (CoreDNS's `forward` passes answers through unchanged); a recursive
  * resolver such as unbound would scrub much of it first, which would hide what dnsgate
  * itself lets through.
  *
- * Replies echo the query's question bytes, so dnsgate takes them for the answer.
+ * Replies echo the query's question bytes, so dnsgate takes them for the answer. It
+ * answers over UDP, whatever the size (as a forwarder relaying a large answer would try),
+ * and over TCP on the same port.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { createServer, type Socket as TcpSocket } from 'node:net';
 import dnsPacket from 'dns-packet';
 import { freePort } from './net.js';
 
@@ -73,14 +76,41 @@ export async function startHostileUpstream(address: string, script: HostileScrip
   const port = await freePort(address);
   const socket: Socket = createSocket('udp4');
   const asked: string[] = [];
-  socket.on('message', (query, from) => {
-    if (query.length < 17 || query.readUInt16BE(4) !== 1) return;
+  const answer = (query: Buffer): Buffer | undefined => {
+    if (query.length < 17 || query.readUInt16BE(4) !== 1) return undefined;
     const name = questionName(query);
     asked.push(name);
     const result = script(query, name);
-    if (result === undefined) return;
-    socket.send(Buffer.isBuffer(result) ? result : hostileReply(query, result), from.port, from.address);
+    return result === undefined || Buffer.isBuffer(result) ? result : hostileReply(query, result);
+  };
+  socket.on('message', (query, from) => {
+    const reply = answer(query);
+    if (reply !== undefined) socket.send(reply, from.port, from.address);
+  });
+  const connections = new Set<TcpSocket>();
+  const tcp = createServer((connection) => {
+    connections.add(connection);
+    connection.on('close', () => connections.delete(connection));
+    connection.on('error', () => connection.destroy());
+    let pending = Buffer.alloc(0);
+    connection.on('data', (data) => {
+      pending = Buffer.concat([pending, data]);
+      while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
+        const reply = answer(pending.subarray(2, 2 + pending.readUInt16BE(0)));
+        pending = pending.subarray(2 + pending.readUInt16BE(0));
+        if (reply === undefined) continue;
+        const length = Buffer.alloc(2);
+        length.writeUInt16BE(reply.length);
+        connection.write(Buffer.concat([length, reply]));
+      }
+    });
   });
   await new Promise<void>((resolve) => socket.bind(port, address, () => resolve()));
-  return { address, port, asked, stop: () => new Promise((resolve) => socket.close(() => resolve())) };
+  await new Promise<void>((resolve, reject) => tcp.once('error', reject).listen(port, address, () => resolve()));
+  const stop = async () => {
+    for (const connection of connections) connection.destroy();
+    await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+  };
+  return { address, port, asked, stop };
 }
