@@ -24,7 +24,7 @@ import type { Pod } from './identity/pod.js';
 import type { QueryHandler } from './listen/handler.js';
 import type { AnswerLog } from './logs/answer-log.js';
 import type { LearningRules } from './policy/engine.js';
-import { isUnderDomain } from './policy/domain-pattern.js';
+import { isUnderDomain, normalizeQueryName } from './policy/domain-pattern.js';
 import { Query, QueryStage, type Responder, type Transport } from './query.js';
 import type { UpstreamListener } from './upstream/pool.js';
 import type { UpstreamServer } from './upstream/server.js';
@@ -183,7 +183,8 @@ export class Pipeline implements QueryHandler, UpstreamListener, CommitListener<
     const rules = this.enforcement.policy.forClient(query.pod);
     if (!rules.enforced) return false;
     const name = readName(query.message, HEADER_LENGTH);
-    return name !== undefined && !isUnderDomain(name, this.enforcement.clusterDomains) && rules.allowingRuleRefs(name).length === 0;
+    // Compared by labels: `evil\.cluster.local` is the label `evil.cluster` under `local`.
+    return name !== undefined && !isUnderDomain(normalizeQueryName(name), this.enforcement.clusterDomains) && rules.allowingRuleRefs(name).length === 0;
   }
 
   onUpstreamReply(query: Query, reply: Buffer, upstream: UpstreamServer): void {

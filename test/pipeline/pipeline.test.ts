@@ -160,6 +160,16 @@ test('deny: names under the cluster domain always go upstream (search-list expan
   assert.deepEqual(h.client.answers.map((answer) => [dnsPacket.decode(answer).id, rcodeOf(answer)]), [[44, 'REFUSED']]);
 });
 
+test('deny: a dotted label is one label, so evil\\.cluster.local is not under cluster.local and is denied', () => {
+  const h = harness({ denyRcode: Rcode.Refused });
+  // dns-packet cannot write a dot inside a label: write an X and make it a dot on the wire.
+  const query = encodeQuery('evilXcluster.local', 'A', 45);
+  query[query.indexOf('evilXcluster') + 4] = 0x2e;
+  h.pipeline.onMessage(query, 'udp', POD_IP, 40000, h.client);
+  assert.equal(h.forwarded.length, 0, 'the label evil.cluster under local');
+  assert.deepEqual(h.client.answers.map((answer) => [answer.readUInt16BE(0), answer[3] & 0xf]), [[45, Rcode.Refused]]);
+});
+
 test('hold and commit: an answer that teaches an IP waits for the dataplane batch that holds it', async () => {
   const h = harness({ dataplaneDelayMs: 30 });
   h.ask('allowed.example');
