@@ -7,13 +7,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as kubernetesModels from 'kubernetes-models';
 import { parseAllDocuments } from 'yaml';
+import { loadConfigFile, resolveConfig } from '../../src/config/load.js';
+import { isLoopback } from '../../src/net/address.js';
 import { missing } from '../helpers/env.js';
 import { NetworkNamespace } from '../helpers/netns.js';
 
@@ -129,6 +131,40 @@ test('dnsgate runs as a non-root user, with NET_ADMIN only where nftables enforc
     const enforces = /dataplane: nftables/.test(config(file));
     assert.equal(container.securityContext?.capabilities?.add?.includes('NET_ADMIN'), enforces, where);
   }
+});
+
+/** The config each serving manifest mounts (its ConfigMap's config.yaml), read as dnsgate reads it. */
+function servingConfigs(): { file: string; config: ReturnType<typeof resolveConfig>; args: string[] }[] {
+  const dir = mkdtempSync(join(tmpdir(), 'dnsgate-manifest-config-'));
+  const configs = objects().flatMap(({ file, object }) =>
+    containers(object)
+      .filter((container) => container.args?.[0] === 'serve')
+      .map((container) => {
+        const map = objects().find((candidate) => candidate.file === file && candidate.object.kind === 'ConfigMap');
+        const text = (map?.object as { data?: Record<string, string> } | undefined)?.data?.['config.yaml'];
+        assert.ok(text, `${file}: no ConfigMap with config.yaml`);
+        const path = join(dir, `${file}.config.yaml`);
+        writeFileSync(path, text);
+        return { file, config: resolveConfig({}, loadConfigFile(path)), args: container.args ?? [] };
+      }),
+  );
+  rmSync(dir, { recursive: true });
+  return configs;
+}
+
+test('the API that shows which pod reaches what stays on loopback: a node-wide --admin serves only metrics and probes', () => {
+  const serving = servingConfigs();
+  assert.deepEqual(serving.map(({ file }) => file).sort(), ['cluster-upstream.yaml', 'node-local.yaml', 'sidecar.yaml']);
+  for (const { file, config, args } of serving) {
+    assert.ok(!args.some((arg) => arg.startsWith('--admin')), `${file}: the admin listeners are set in the config, not overridden by flags`);
+    // Without a token a non-loopback --admin answers 403 to /v1/* (src/admin/server.ts); with one it would serve them there.
+    assert.equal(config.adminTokenFile, undefined, `${file}: no API token, so no API off loopback`);
+    const api = [config.admin, config.adminPrivate].filter((endpoint) => endpoint && isLoopback(endpoint.host));
+    assert.ok(api.length > 0, `${file}: the API is served on a loopback listener`);
+  }
+  const nodeLocal = serving.find(({ file }) => file === 'node-local.yaml')!.config;
+  assert.equal(nodeLocal.admin?.host, '0.0.0.0', 'metrics and probes on the node address');
+  assert.deepEqual([nodeLocal.adminPrivate?.host, nodeLocal.adminPrivate?.port], ['127.0.0.1', 9254], 'the API on loopback, with host networking the node\'s loopback');
 });
 
 const nodeLocalInit = allContainers.find(({ where }) => where.startsWith('node-local.yaml DaemonSet/dnsgate host-dirs'))?.container;

@@ -144,3 +144,14 @@ test('source nets are matched against the address the connection leaves from', a
     [6, false, 'tier-default'],
   ]);
 });
+
+test('names compare by labels: evil\\.example.com (the label evil.example under com) is not under *.example.com', async () => {
+  const engine = await engineFor(policy(`    - action: Allow
+      destination: {domains: ['*.example.com']}
+`));
+  const ref = 'default|rollout-test/default.seed|allow|0';
+  assert.deepEqual(explain(engine, { client: CLIENT, name: 'evil.example.com' }).rules, [ref], 'three labels: under example.com');
+  const dotted = explain(engine, { client: CLIENT, name: 'evil\\.example.com' });
+  assert.deepEqual([dotted.allowed, dotted.rules, dotted.reason], [false, [], 'tier-default']);
+  assert.match(explainText(engine, { client: CLIENT, name: 'evil\\.example.com' }), /no egress Allow rule matches the name/);
+});
