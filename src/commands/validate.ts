@@ -4,7 +4,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { Command } from 'commander';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, errorText } from '../util/errors.js';
 import { loadPolicies } from '../policy/loader.js';
 import { compareProblems, formatProblem } from '../policy/problems.js';
 
@@ -14,8 +14,8 @@ export function validateCommand(): Command {
     .argument('<paths...>', 'YAML or JSON files, or directories of them, holding projectcalico.org/v3 resources')
     .action(async (paths: string[]) => {
       for (const path of paths) {
-        await stat(path).catch((error: NodeJS.ErrnoException) => {
-          throw new ConfigError(`${path}: cannot read: ${error.code ?? error.message}`);
+        await stat(path).catch((error: unknown) => {
+          throw new ConfigError(`${path}: cannot read: ${errorText(error)}`);
         });
       }
       const result = await loadPolicies(paths);

@@ -22,7 +22,7 @@ export class NoDataplane implements Dataplane {
     return Promise.resolve();
   }
 
-  onResyncNeeded(): void {}
+  onResyncNeeded(_listener: () => void): void {}
 
   unhealthyReason(): string | undefined {
     return undefined;

@@ -6,6 +6,7 @@
  * ever waits on the DNS path.
  */
 import type { Logger } from '../util/logger.js';
+import { errorText } from '../util/errors.js';
 import type { LogMetrics } from '../admin/metrics.js';
 
 /** Where lines end up: a file or a stream. */
@@ -117,7 +118,7 @@ export class LineQueue {
         this.recovered();
       } catch (error) {
         this.droppedError.inc(end - start);
-        this.failed(error as NodeJS.ErrnoException);
+        this.failed(error);
       }
       this.queuedBytes -= bytes;
       this.compact();
@@ -138,9 +139,9 @@ export class LineQueue {
     }
   }
 
-  private failed(error: NodeJS.ErrnoException): void {
+  private failed(error: unknown): void {
     if (this.failure !== undefined) return;
-    this.failure = error.code ?? error.message;
+    this.failure = errorText(error);
     this.logger.error(`DNS log ${this.name}: cannot write (${this.failure}); dropping records until it can`);
   }
 

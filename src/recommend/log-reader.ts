@@ -8,6 +8,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { errorText } from '../util/errors.js';
 
 export interface ObservedRrset {
   name: string;
@@ -63,7 +64,7 @@ async function expand(path: string): Promise<string[]> {
   try {
     info = await stat(path);
   } catch (error) {
-    throw new LogPathError(`--logs ${path}: cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new LogPathError(`--logs ${path}: cannot read: ${errorText(error)}`);
   }
   if (!info.isDirectory()) return [path];
   const files = await directoryFiles(path);
@@ -138,7 +139,7 @@ export async function readLogs(paths: readonly string[], onAnswer: (answer: Obse
     const input = file === '-' ? stdin : createReadStream(file, 'utf8');
     const opened = new Promise<void>((resolve, reject) => {
       if (file === '-') resolve();
-      input.once('error', (error: NodeJS.ErrnoException) => reject(new LogPathError(`--logs ${file}: cannot read: ${error.code ?? error.message}`)));
+      input.once('error', (error: Error) => reject(new LogPathError(`--logs ${file}: cannot read: ${errorText(error)}`)));
       input.once('open', () => resolve());
     });
     await opened;

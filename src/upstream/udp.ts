@@ -16,6 +16,7 @@ import { readId, writeId } from '../dns/message.js';
 import { HEADER_LENGTH } from '../dns/constants.js';
 import type { Query } from '../query.js';
 import type { RandomIds } from '../util/random.js';
+import { errorText } from '../util/errors.js';
 import { answersQuery, type ExchangeEvents } from './exchange.js';
 import type { UpstreamServer } from './server.js';
 import { sourcePort, type SourcePorts } from './source-ports.js';
@@ -155,7 +156,7 @@ export class UdpExchange {
     socket.on('message', (message) => this.onMessage(port, message));
     return new Promise((resolve) => {
       const failed = (error: Error): void => {
-        this.lastError = (error as NodeJS.ErrnoException).code ?? error.message;
+        this.lastError = errorText(error);
         // A send error (ICMP unreachable reported on the connected socket) carries no
         // query; the attempt times out and the upstream's health records it.
         socket.on('error', () => undefined);

@@ -7,3 +7,8 @@ export class ConfigError extends Error {}
 export function errorText(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? (error as Error).message ?? String(error);
 }
+
+/** An address given by `flag` that cannot be bound, as the one line to print. */
+export function bindError(flag: string, endpoint: { host: string; port: number }, error: unknown): ConfigError {
+  return new ConfigError(`${flag} ${endpoint.host}:${endpoint.port}: cannot bind (${errorText(error)})`);
+}

@@ -9,11 +9,9 @@ import { IdentitySnapshot } from '../../src/identity/snapshot.js';
 import { Aggregator } from '../../src/logs/aggregator.js';
 import { AggregationKind } from '../../src/logs/identity-fields.js';
 import { renderWindow } from '../../src/logs/render.js';
-import { Query, type Responder } from '../../src/query.js';
 import { UpstreamServer } from '../../src/upstream/server.js';
-import { parseRecords, type LogRecord } from './fixture.js';
+import { parseRecords, udpQuery, type LogRecord } from './fixture.js';
 
-const responder: Responder = { deliver: () => undefined, discard: () => undefined };
 const upstreamA = new UpstreamServer(0, { host: '10.96.0.10', port: 53, family: 4 });
 const upstreamB = new UpstreamServer(1, { host: '10.96.0.11', port: 53, family: 4 });
 
@@ -54,10 +52,8 @@ const table = new RecordTable();
 
 /** Feeds one query and its answer to `aggregator` as the pipeline would. */
 function feed(aggregator: Aggregator, exchange: Exchange): void {
-  const message = dnsPacket.encode({ type: 'query', id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: exchange.name }] });
-  parseQuery(message, view);
   const client = exchange.client ?? { ip: webA.ips[0], pod: webA };
-  const query = new Query('udp', message, view, client.ip, 40000, responder, 1000);
+  const query = udpQuery(exchange.name, client.ip, 1000, dnsPacket.RECURSION_DESIRED);
   query.pod = client.pod;
   query.sentAt = 1000;
   query.repliedAt = 1000 + (exchange.latencyMs ?? 1);

@@ -4,16 +4,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { Metrics } from '../../src/admin/metrics.js';
-import { QueryView, parseQuery } from '../../src/dns/message.js';
 import { RecordTable, walkRecords } from '../../src/dns/records.js';
 import type { IdentityStore } from '../../src/identity/store.js';
 import { IdentitySnapshot } from '../../src/identity/snapshot.js';
 import { DnsLog, flushDelay } from '../../src/logs/dns-log.js';
 import { AggregationKind } from '../../src/logs/identity-fields.js';
 import { LineQueue } from '../../src/logs/line-queue.js';
-import { Query } from '../../src/query.js';
 import { UpstreamServer } from '../../src/upstream/server.js';
 import { MemoryLogger, waitFor } from '../helpers/dnsgate.js';
+import { udpQuery } from './fixture.js';
 
 test('a window that fails to render is reported and lost alone: later windows still reach the sinks', async () => {
   let failures = 1;
@@ -35,12 +34,9 @@ test('a window that fails to render is reported and lost alone: later windows st
   const log = new DnsLog({ kind: AggregationKind.ClientPrefix, perNodeLimit: 0, includeLabels: false, flushIntervalMs: 50, host: 'node-1' }, identity, [sink], logger);
 
   const upstream = new UpstreamServer(0, { host: '10.96.0.10', port: 53, family: 4 });
-  const view = new QueryView();
   const records = new RecordTable();
   const answerOnce = (name: string): void => {
-    const message = dnsPacket.encode({ type: 'query', id: 7, questions: [{ type: 'A', name }] });
-    parseQuery(message, view);
-    const query = new Query('udp', message, view, '10.0.0.1', 40000, { deliver: () => undefined, discard: () => undefined }, performance.now());
+    const query = udpQuery(name, '10.0.0.1', performance.now());
     const answer = dnsPacket.encode({ type: 'response', id: 7, questions: [{ type: 'A', name }], answers: [{ type: 'A', name, ttl: 60, data: '192.0.2.1' }] });
     assert.ok(walkRecords(answer, query.questionEnd, records));
     log.record(query, answer, records, upstream, performance.now());

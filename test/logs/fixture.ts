@@ -1,8 +1,11 @@
-/** Shared by the DNS log tests: a pods file, reading `dns.log`, and the schema check. */
+/** Shared by the DNS log tests: a pods file, a query as the pipeline gets it, reading `dns.log`, and the schema check. */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import dnsPacket from 'dns-packet';
+import { QueryView, parseQuery } from '../../src/dns/message.js';
 import type { Lines } from '../../src/logs/line-queue.js';
+import { Query } from '../../src/query.js';
 
 export interface PodFixture {
   name: string;
@@ -32,6 +35,17 @@ export function writePodsFile(dir: string, pods: readonly PodFixture[]): string 
   const path = join(dir, 'pods.yaml');
   writeFileSync(path, documents.join('\n---\n') + '\n');
   return path;
+}
+
+/**
+ * A UDP query for `name` (type A, ID 7) from `clientIp`, received at `receivedAt`, as a
+ * listener hands it to the pipeline; `flags` as dns-packet takes them. Its answers go nowhere.
+ */
+export function udpQuery(name: string, clientIp: string, receivedAt: number, flags = 0): Query {
+  const message = dnsPacket.encode({ type: 'query', id: 7, flags, questions: [{ type: 'A', name }] });
+  const view = new QueryView();
+  parseQuery(message, view);
+  return new Query('udp', message, view, clientIp, 40000, { deliver: () => undefined, discard: () => undefined }, receivedAt);
 }
 
 export type LogRecord = Record<string, unknown>;
