@@ -142,7 +142,7 @@ async function started(pods: readonly PodFixture[], policies: string): Promise<H
 
 /** What a pod was answered before: `name` → `ip`, kept among its retained mappings. */
 function answered(h: Harness, pod: PodFixture, name: string, ip: string): void {
-  h.mappings.restore(`${pod.namespace}/${pod.name}`, [{ name, addresses: [[ip, 4, false, h.clock.now + HOUR_MS]], targets: [] }], h.clock.now);
+  h.mappings.restore(`${pod.namespace}/${pod.name}`, [{ name, addresses: [[ip, 4, false, h.clock.now + HOUR_MS, name]], targets: [] }], h.clock.now);
 }
 
 /** What learning from that answer put in the map, under `ref`, on its way to the dataplane. */
