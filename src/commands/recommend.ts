@@ -46,7 +46,7 @@ export function recommendCommand(): Command {
     .action(async (flags: RecommendFlags) => {
       // Loaded here, not with the CLI: `serve` would otherwise carry the public-suffix list in memory.
       const { LogPathError, ObservationBuilder, readLogs, recommend, renderRecommendation } = await import('../recommend/index.js');
-      const builder = new ObservationBuilder(flags.namespace ?? []);
+      const builder = new ObservationBuilder();
       let summary;
       try {
         summary = await readLogs(flags.logs, (answer) => builder.add(answer));
@@ -55,7 +55,7 @@ export function recommendCommand(): Command {
         throw error;
       }
       const clusterDomains = (flags.clusterDomain ?? [DEFAULT_CLUSTER_DOMAIN]).map(normalizeQueryName);
-      const result = recommend(builder.observation, { minCount: flags.minCount, wildcardMin: flags.wildcardMin, clusterDomains });
+      const result = recommend(builder.observation, { minCount: flags.minCount, wildcardMin: flags.wildcardMin, clusterDomains, namespaces: flags.namespace ?? [] });
       const options = { staged: flags.staged === true, networkSet: flags.networkSet === true, minCount: flags.minCount, wildcardMin: flags.wildcardMin };
       const text = renderRecommendation(result, { files: summary.files, unreadableLines: summary.unreadable, observation: builder.observation }, options);
       // What is printed must pass `dnsgate validate`; anything else is a bug here.
