@@ -94,7 +94,8 @@ function headerLines(recommendation: Recommendation, source: RenderSource, optio
   if (source.unreadableLines > 0) lines.push(`left out: ${plural(source.unreadableLines, 'unreadable line')} (no DNS log record)`);
   lines.push(
     'Each policy makes its workload\'s egress default-deny: it allows DNS to kube-dns and the names below, nothing',
-    'else. Add rules for in-cluster destinations the workload talks to, and apply with --staged first.',
+    'else. Add rules for in-cluster destinations the workload talks to, then apply the reviewed file staged',
+    'first (dnsgate stage FILE), which enforces nothing.',
   );
   return lines;
 }
