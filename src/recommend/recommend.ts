@@ -61,7 +61,7 @@ export interface Recommendation {
   otherNamespaceRecords: number;
 }
 
-export function noExclusions(): Exclusions {
+function noExclusions(): Exclusions {
   return { noAddresses: 0, clusterDomain: 0, searchListExpansion: 0, belowMinCount: 0, notExpressible: 0 };
 }
 
@@ -123,7 +123,8 @@ function keptNames(workload: Workload, options: RecommendOptions): KeptNames {
       continue;
     }
     exclusions.searchListExpansion++;
-    if (seen.addressAnswers === 0) continue;
+    // A name of the cluster needs no domain rule, whatever it was expanded to.
+    if (seen.addressAnswers === 0 || isUnderDomain(stem, options.clusterDomains)) continue;
     addressAnswers.set(stem, (addressAnswers.get(stem) ?? 0) + seen.addressAnswers);
     if (!meant.has(stem) && (workload.names.get(stem)?.addressAnswers ?? 0) === 0) meant.set(stem, name);
   }

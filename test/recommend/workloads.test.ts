@@ -22,10 +22,10 @@ function answer(namespace: string, aggregated: string, labels: Record<string, st
   };
 }
 
-async function run(answers: ObservedAnswer[]): Promise<{ text: string; result: ReturnType<typeof recommend> }> {
+async function run(answers: ObservedAnswer[], clusterDomains = ['cluster.local']): Promise<{ text: string; result: ReturnType<typeof recommend> }> {
   const builder = new ObservationBuilder();
   for (const item of answers) builder.add(item);
-  const result = recommend(builder.observation, { minCount: 1, wildcardMin: 5, clusterDomains: ['cluster.local'], namespaces: [] });
+  const result = recommend(builder.observation, { minCount: 1, wildcardMin: 5, clusterDomains, namespaces: [] });
   const text = renderRecommendation(result, { files: ['dns.log'], unreadableLines: 0, observation: builder.observation }, { staged: false, networkSet: false, minCount: 1, wildcardMin: 5 });
   const load = await loadPolicies([], [{ path: 'recommended.yaml', text }]);
   assert.ok(load.ok, text);
@@ -87,6 +87,16 @@ describe('workloads and selectors', () => {
     assert.deepEqual(entry.searchDomainAnswers, [{ name: 'api.example.com', asked: 'api.example.com.corp.example.org' }]);
     assert.equal(entry.exclusions.searchListExpansion, 1);
     assert.match(text, /^# resolved only as a search domain answered them, and allowed as the names meant: api\.example\.com \(asked as api\.example\.com\.corp\.example\.org\)\.$/m);
+  });
+
+  test('a cluster domain under a public suffix: an expansion of a cluster name is left out, and nothing stands in for it', async () => {
+    const worker = (qname: string, rcode = 'NoError'): ObservedAnswer => answer('shop', 'worker-*', { app: 'worker' }, qname, rcode);
+    const { result } = await run(
+      [worker('db.other.k8s.example.net.shop.svc.k8s.example.net', 'NXDomain'), worker('db.other.k8s.example.net.corp.example.org'), worker('www.example.com')],
+      ['k8s.example.net'],
+    );
+    assert.deepEqual(result.workloads[0].names, ['www.example.com']);
+    assert.deepEqual(result.exclusions, { noAddresses: 0, clusterDomain: 1, searchListExpansion: 1, belowMinCount: 0, notExpressible: 0 });
   });
 
   test('a workload that resolved only cluster names gets DNS only, and the note says what was left out', async () => {
