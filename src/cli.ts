@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { explainCommand } from './commands/explain.js';
 import { recommendCommand } from './commands/recommend.js';
 import { serveCommand } from './commands/serve.js';
+import { stageCommand } from './commands/stage.js';
 import { validateCommand } from './commands/validate.js';
 import { ConfigError } from './util/errors.js';
 
@@ -26,6 +27,7 @@ program.addCommand(serveCommand());
 program.addCommand(validateCommand());
 program.addCommand(explainCommand());
 program.addCommand(recommendCommand());
+program.addCommand(stageCommand());
 program
   .command('version')
   .description('print the version')

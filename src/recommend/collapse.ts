@@ -4,22 +4,13 @@
  * covers what lies deeper). Parents are tried from the deepest up, so a collapsed
  * wildcard counts as one child of the parent above it.
  */
-import { getPublicSuffix } from 'tldts';
+import { isPublicSuffix } from './public-suffix.js';
 
 export interface CollapseOptions {
   /** Distinct child labels a parent needs before its children become `*.parent`. */
   wildcardMin: number;
   /** Names the wildcard must not cover (resolved only by other workloads). */
   mustNotCover: (parent: string) => boolean;
-}
-
-/**
- * Whether `name` is a public suffix (`com`, `co.uk`, `github.io`), by the Public Suffix
- * List with its private section: a wildcard under one would allow any registrant's names.
- * An unlisted top-level name counts as one, as the list's default rule says.
- */
-export function isPublicSuffix(name: string): boolean {
-  return getPublicSuffix(name, { allowPrivateDomains: true }) === name;
 }
 
 function labelCount(name: string): number {

@@ -4,6 +4,7 @@
  */
 import { checkDomainPattern, isUnderDomain } from '../policy/domain-pattern.js';
 import { collapseNames, compareDomains } from './collapse.js';
+import { isPublicName } from './public-suffix.js';
 import { workloadSelector, type WorkloadSelector } from './selector.js';
 import type { Observation, Workload } from './workloads.js';
 
@@ -13,6 +14,11 @@ export interface RecommendOptions {
   wildcardMin: number;
   /** Names under these are cluster-internal; lowercase, without the trailing dot. */
   clusterDomains: readonly string[];
+  /**
+   * Only workloads of these namespaces get a policy (every namespace when empty); the
+   * names other namespaces resolved still keep wildcards off them.
+   */
+  namespaces: readonly string[];
 }
 
 /** Why observed names were left out, counted over (workload, name) pairs. */
@@ -26,6 +32,14 @@ export interface Exclusions {
   notExpressible: number;
 }
 
+/** A name the workload meant, which a search domain answered before it was asked. */
+export interface SearchDomainAnswer {
+  /** The name meant, which the policy allows. */
+  name: string;
+  /** The name with the search domain appended, as it was asked and answered. */
+  asked: string;
+}
+
 export interface WorkloadRecommendation {
   workload: Workload;
   selector: WorkloadSelector;
@@ -33,70 +47,146 @@ export interface WorkloadRecommendation {
   patterns: readonly string[];
   /** The kept names, before collapsing. */
   names: readonly string[];
+  /** Why the workload's other names were left out. */
+  exclusions: Exclusions;
+  /** Kept names the workload resolved only through a search domain that answered first. */
+  searchDomainAnswers: readonly SearchDomainAnswer[];
 }
 
 export interface Recommendation {
   workloads: WorkloadRecommendation[];
+  /** Summed over the workloads recommended for. */
   exclusions: Exclusions;
+  /** Records of workloads in namespaces not asked for. */
+  otherNamespaceRecords: number;
+}
+
+function noExclusions(): Exclusions {
+  return { noAddresses: 0, clusterDomain: 0, searchListExpansion: 0, belowMinCount: 0, notExpressible: 0 };
+}
+
+/** The search domains a pod's resolver tries first: its namespace's, then the cluster's. */
+function clusterSearchDomains(workload: Workload, clusterDomains: readonly string[]): string[] {
+  return clusterDomains.flatMap((domain) => [`${workload.namespace}.svc.${domain}`, `svc.${domain}`, domain]);
 }
 
 /**
- * The resolver's default `ndots:5`: a name with fewer dots is first tried with each
- * search domain appended, so `NAME.SUFFIX` is a search-list expansion of `NAME` when
- * the workload asked for `NAME` too.
+ * The name the workload meant when it asked `name`, if `name` is that stem with a search
+ * domain appended. A resolver goes down its search list and stops at the first NOERROR,
+ * so when a search domain answers every name (`*.corp.example.org`), the stem itself is
+ * never asked; what shows is that the stem went down the list: it was asked under a
+ * cluster search domain (`STEM.<ns>.svc.<cd>`, `STEM.svc.<cd>`, `STEM.<cd>`) and got no
+ * address there, or it was asked itself. `name` is no expansion when it went down the
+ * list itself (as a name the application asks does under `ndots:5`), nor when the stem is
+ * a short name (`intranet`): completing those is what search domains are for, and
+ * `intranet.corp.example.org` is the name needed.
  */
-const NDOTS = 5;
-
-/** Whether `name` is another queried name with a search domain appended. */
-function isSearchExpansion(name: string, queried: ReadonlyMap<string, unknown>): boolean {
+function searchStem(name: string, workload: Workload, searchDomains: readonly string[]): string | undefined {
+  const { names } = workload;
+  if (searchDomains.some((domain) => names.has(`${name}.${domain}`))) return undefined;
+  const wentDownTheList = (stem: string): boolean =>
+    names.has(stem) ||
+    searchDomains.some((domain) => {
+      const seen = names.get(`${stem}.${domain}`);
+      return seen !== undefined && seen.answers > seen.addressAnswers;
+    });
   for (let dot = name.indexOf('.'); dot > 0; dot = name.indexOf('.', dot + 1)) {
     const stem = name.slice(0, dot);
-    if (queried.has(stem) && stem.split('.').length - 1 < NDOTS) return true;
+    if (isPublicName(stem) && wentDownTheList(stem)) return stem;
   }
-  return false;
+  return undefined;
 }
 
-function keptNames(workload: Workload, options: RecommendOptions, exclusions: Exclusions): string[] {
-  const kept: string[] = [];
+interface KeptNames {
+  names: string[];
+  exclusions: Exclusions;
+  searchDomainAnswers: SearchDomainAnswer[];
+}
+
+/**
+ * The names a workload needs. A search-list expansion is left out; when it was answered
+ * with addresses, the name meant stands in for it, with its answers.
+ */
+function keptNames(workload: Workload, options: RecommendOptions): KeptNames {
+  const exclusions = noExclusions();
+  const searchDomains = clusterSearchDomains(workload, options.clusterDomains);
+  const addressAnswers = new Map<string, number>();
+  const meant = new Map<string, string>();
   for (const [name, seen] of workload.names) {
-    if (isUnderDomain(name, options.clusterDomains)) exclusions.clusterDomain++;
-    else if (isSearchExpansion(name, workload.names)) exclusions.searchListExpansion++;
-    else if (seen.addressAnswers === 0) exclusions.noAddresses++;
-    else if (seen.addressAnswers < options.minCount) exclusions.belowMinCount++;
-    else if (!checkDomainPattern(name).ok) exclusions.notExpressible++;
-    else kept.push(name);
+    if (isUnderDomain(name, options.clusterDomains)) {
+      exclusions.clusterDomain++;
+      continue;
+    }
+    const stem = searchStem(name, workload, searchDomains);
+    if (stem === undefined) {
+      addressAnswers.set(name, (addressAnswers.get(name) ?? 0) + seen.addressAnswers);
+      continue;
+    }
+    exclusions.searchListExpansion++;
+    // A name of the cluster needs no domain rule, whatever it was expanded to.
+    if (seen.addressAnswers === 0 || isUnderDomain(stem, options.clusterDomains)) continue;
+    addressAnswers.set(stem, (addressAnswers.get(stem) ?? 0) + seen.addressAnswers);
+    if (!meant.has(stem) && (workload.names.get(stem)?.addressAnswers ?? 0) === 0) meant.set(stem, name);
   }
-  return kept.sort(compareDomains);
+  const names: string[] = [];
+  for (const [name, count] of addressAnswers) {
+    if (count === 0) exclusions.noAddresses++;
+    else if (count < options.minCount) exclusions.belowMinCount++;
+    else if (!checkDomainPattern(name).ok) exclusions.notExpressible++;
+    else names.push(name);
+  }
+  names.sort(compareDomains);
+  const searchDomainAnswers = names.flatMap((name) => {
+    const asked = meant.get(name);
+    return asked === undefined ? [] : [{ name, asked }];
+  });
+  return { names, exclusions, searchDomainAnswers };
+}
+
+function addExclusions(into: Exclusions, more: Exclusions): void {
+  for (const key of Object.keys(into) as (keyof Exclusions)[]) into[key] += more[key];
+}
+
+function compareWorkloads(a: Workload, b: Workload): number {
+  if (a.namespace !== b.namespace) return a.namespace < b.namespace ? -1 : 1;
+  return a.aggregatedName < b.aggregatedName ? -1 : a.aggregatedName > b.aggregatedName ? 1 : 0;
 }
 
 export function recommend(observation: Observation, options: RecommendOptions): Recommendation {
-  const exclusions: Exclusions = { noAddresses: 0, clusterDomain: 0, searchListExpansion: 0, belowMinCount: 0, notExpressible: 0 };
-  const workloads = [...observation.workloads.values()].sort((a, b) => (a.namespace === b.namespace ? (a.aggregatedName < b.aggregatedName ? -1 : 1) : a.namespace < b.namespace ? -1 : 1));
-  const names = new Map(workloads.map((workload) => [workload, keptNames(workload, options, exclusions)]));
-  // Which workloads need each name, to keep a wildcard off names only others resolved.
+  const all = [...observation.workloads.values()].sort(compareWorkloads);
+  const kept = new Map(all.map((workload) => [workload, keptNames(workload, options)]));
+  // Which workloads, of every namespace, need each name: a wildcard stays off names only others resolved.
   const needers = new Map<string, Set<Workload>>();
-  for (const [workload, list] of names) {
-    for (const name of list) {
+  for (const [workload, { names }] of kept) {
+    for (const name of names) {
       const set = needers.get(name);
       if (set) set.add(workload);
       else needers.set(name, new Set([workload]));
     }
   }
-  return {
-    exclusions,
-    workloads: workloads.map((workload) => {
-      const own = names.get(workload) as string[];
-      const mustNotCover = (parent: string): boolean => {
-        for (const [name, set] of needers) if (!set.has(workload) && name.endsWith(`.${parent}`)) return true;
-        return false;
-      };
-      const sameNamespace = workloads.filter((other) => other.namespace === workload.namespace);
-      return {
-        workload,
-        selector: workloadSelector(workload, sameNamespace),
-        names: own,
-        patterns: collapseNames(own, { wildcardMin: options.wildcardMin, mustNotCover }),
-      };
-    }),
-  };
+  const wanted = (workload: Workload): boolean => options.namespaces.length === 0 || options.namespaces.includes(workload.namespace);
+  const exclusions = noExclusions();
+  let otherNamespaceRecords = 0;
+  const workloads: WorkloadRecommendation[] = [];
+  for (const workload of all) {
+    if (!wanted(workload)) {
+      otherNamespaceRecords += workload.records;
+      continue;
+    }
+    const own = kept.get(workload) as KeptNames;
+    addExclusions(exclusions, own.exclusions);
+    const mustNotCover = (parent: string): boolean => {
+      for (const [name, set] of needers) if (!set.has(workload) && name.endsWith(`.${parent}`)) return true;
+      return false;
+    };
+    workloads.push({
+      workload,
+      selector: workloadSelector(workload, all.filter((other) => other.namespace === workload.namespace)),
+      names: own.names,
+      patterns: collapseNames(own.names, { wildcardMin: options.wildcardMin, mustNotCover }),
+      exclusions: own.exclusions,
+      searchDomainAnswers: own.searchDomainAnswers,
+    });
+  }
+  return { workloads, exclusions, otherNamespaceRecords };
 }

@@ -99,8 +99,6 @@ export interface Observation {
   answers: number;
   /** Records from clients that are no known pod (no namespace), left out. */
   unknownClientRecords: number;
-  /** Records of namespaces not asked for. */
-  otherNamespaceRecords: number;
 }
 
 export class ObservationBuilder {
@@ -111,13 +109,7 @@ export class ObservationBuilder {
     records: 0,
     answers: 0,
     unknownClientRecords: 0,
-    otherNamespaceRecords: 0,
   };
-
-  constructor(
-    /** Only these namespaces; every namespace when empty. */
-    private readonly namespaces: readonly string[],
-  ) {}
 
   add(answer: ObservedAnswer): void {
     const observation = this.observation;
@@ -128,10 +120,6 @@ export class ObservationBuilder {
     if (observation.lastTime === undefined || answer.endTime > observation.lastTime) observation.lastTime = answer.endTime;
     if (answer.clientNamespace === UNKNOWN_NAMESPACE) {
       observation.unknownClientRecords++;
-      return;
-    }
-    if (this.namespaces.length > 0 && !this.namespaces.includes(answer.clientNamespace)) {
-      observation.otherNamespaceRecords++;
       return;
     }
     const qname = normalizeQueryName(answer.qname);

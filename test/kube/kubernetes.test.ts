@@ -101,6 +101,52 @@ test('a staged policy from the API is evaluated beside the enforced ones and enf
   await waitFor(async () => (await explained()).staged === undefined, 5000, 'the staged policy to go');
 });
 
+test('the other staged kinds and a stagedAction Delete from the API: each shows in the staged view and /v1/staged, and enforces nothing', { skip }, async () => {
+  // Watch events of the in-process fake API server (fake-api.ts), the one fake here; dnsgate's watch client is the real one.
+  const group = '/apis/projectcalico.org/v3';
+  interface Explained {
+    allowed: boolean;
+    enforced: boolean;
+    staged?: { allowed: boolean; enforced: boolean; rules: string[]; decidedBy: string | null };
+  }
+  const explained = async (name: string): Promise<Explained> =>
+    (await (await fetch(`http://127.0.0.1:${dnsgate.adminPort}/v1/explain?client=${net.address(11)}&name=${name}`)).json()) as Explained;
+  const stagedPolicies = async (): Promise<unknown> => ((await (await fetch(`http://127.0.0.1:${dnsgate.adminPort}/v1/staged`)).json()) as { policies: unknown }).policies;
+  const cases: { path: string; object: KubeObject; listed: unknown; staged: Explained['staged'] }[] = [
+    {
+      path: `${group}/stagedglobalnetworkpolicies`,
+      object: { metadata: { name: 'platform-egress' }, spec: { stagedAction: 'Set', selector: "app == 'web'", types: ['Egress'], egress: [{ action: 'Allow', destination: { domains: ['dual.example.com'] } }] } },
+      listed: { kind: 'StagedGlobalNetworkPolicy', name: 'default.staged:platform-egress', stagedAction: 'Set', target: 'default.platform-egress' },
+      staged: { allowed: true, enforced: true, rules: ['default|default.staged:platform-egress|allow|0'], decidedBy: 'default|default.staged:platform-egress|allow|0' },
+    },
+    {
+      path: `${group}/stagedkubernetesnetworkpolicies`,
+      object: { metadata: { name: 'web-egress', namespace: 'shop' }, spec: { stagedAction: 'Set', podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Egress'], egress: [{}] } },
+      listed: { kind: 'StagedKubernetesNetworkPolicy', name: 'shop/staged:knp.default.web-egress', stagedAction: 'Set', target: 'shop/knp.default.web-egress' },
+      staged: { allowed: true, enforced: true, rules: [], decidedBy: 'default|shop/staged:knp.default.web-egress|allow|0' },
+    },
+    {
+      // Deleting the enforced policy would leave the pod unselected: its egress would be open.
+      path: `${group}/stagednetworkpolicies`,
+      object: { metadata: { name: 'allow-egress-to-domains', namespace: 'shop' }, spec: { stagedAction: 'Delete' } },
+      listed: { kind: 'StagedNetworkPolicy', name: 'shop/default.staged:allow-egress-to-domains', stagedAction: 'Delete', target: 'shop/default.allow-egress-to-domains' },
+      staged: { allowed: true, enforced: false, rules: [], decidedBy: null },
+    },
+  ];
+  for (const { path, object, listed, staged } of cases) {
+    await waitFor(() => api.watching(path) > 0, 5000, `the watch of ${path}`);
+    api.event(path, 'ADDED', object);
+    await waitFor(async () => (await explained('dual.example.com')).staged !== undefined, 5000, `the staged policy of ${path}`);
+    const result = await explained('dual.example.com');
+    assert.deepEqual([result.enforced, result.allowed], [true, false], `${path}: the enforced policy still decides`);
+    const { allowed, enforced, rules, decidedBy } = result.staged ?? {};
+    assert.deepEqual({ allowed, enforced, rules, decidedBy }, staged, path);
+    assert.deepEqual(await stagedPolicies(), [listed]);
+    api.event(path, 'DELETED', object);
+    await waitFor(async () => (await explained('dual.example.com')).staged === undefined, 5000, `the staged policy of ${path} to go`);
+  }
+});
+
 test('an invalid policy from the API keeps the previous set', { skip }, async () => {
   api.event(POLICIES, 'MODIFIED', policy(['*.*.bad.example']));
   await waitFor(() => dnsgate.logger.lines.some((line) => line.startsWith('reload of policies kept the previous set: kubernetes:NetworkPolicy/shop/allow-egress-to-domains')), 5000, 'the reload error');

@@ -1,7 +1,8 @@
 /** Collapsing observed names into wildcards: the threshold, public suffixes, names seen alone. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { collapseNames, isPublicSuffix } from '../../src/recommend/collapse.js';
+import { collapseNames } from '../../src/recommend/collapse.js';
+import { isPublicSuffix } from '../../src/recommend/public-suffix.js';
 
 const never = (): boolean => false;
 const siblings = (count: number, parent: string): string[] => Array.from({ length: count }, (_, i) => `s${i}.${parent}`);
