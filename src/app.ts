@@ -14,6 +14,7 @@ import { Metrics } from './admin/metrics.js';
 import { Readiness } from './admin/readiness.js';
 import { addApiRoutes, type ApiSources } from './admin/routes.js';
 import { registerRuleCountMetrics } from './admin/staged.js';
+import { StateHandover } from './allowmap/handover.js';
 import { Learner } from './allowmap/learner.js';
 import { AllowedMap } from './allowmap/map.js';
 import { RetainedMappings } from './allowmap/mappings.js';
@@ -76,6 +77,7 @@ export class App {
   readonly learner: Learner;
   readonly dataplane: Dataplane;
   private readonly stateFile: StateFile | undefined;
+  private readonly handover: StateHandover;
   admin: AdminServer | undefined;
   adminPrivate: AdminServer | undefined;
   readonly udpListeners: UdpListener[] = [];
@@ -125,6 +127,14 @@ export class App {
     this.dataplane = overrides.dataplane ?? createDataplane(config, this.engine, this.metrics.nftables, logger);
     registerRuleCountMetrics(this.metrics.registry, () => this.dataplane.ruleCounts?.());
     this.interception = config.intercept.length > 0 ? new Interception(config, this.metrics.intercept, logger) : undefined;
+    this.handover = new StateHandover({
+      stateFile: this.stateFile,
+      identities: () => this.identity.current,
+      predecessorRunning: () => this.interception?.predecessorRunning() ?? Promise.resolve(false),
+      complete: () => this.dataplane.mapComplete?.(),
+      commit: () => this.serving?.committer.kick(),
+      logger,
+    });
     this.readiness.require('listeners', 'listeners are not bound yet');
     this.readiness.require('identities', 'pods are not loaded yet');
     this.readiness.require('policies', 'policies are not loaded yet');
@@ -193,7 +203,7 @@ export class App {
     const bound = (listeners: readonly (UdpListener | TcpListener)[]) => listeners.map((listener) => ({ endpoint: listener.endpoint, port: listener.port }));
     await this.interception?.install(bound(this.udpListeners), bound(this.tcpListeners), this.kube?.client);
     // Ready means serving the intercepted DNS: a predecessor may be stopped from then on.
-    await this.interception?.takeOver();
+    this.handover.begin((await this.interception?.takeOver()) === true);
     this.readiness.satisfy('listeners');
     if (config.readyFile !== undefined) await writeFile(config.readyFile, `${process.pid}\n`);
     const listening = this.udpListeners.map((l) => `${l.endpoint.host}:${l.port}`).join(', ');
@@ -363,7 +373,7 @@ export class App {
       if (this.config.readyFile !== undefined) await rm(this.config.readyFile, { force: true });
       // DNS goes straight to the targets again (unless a successor took it over) before
       // the listeners stop taking queries.
-      await this.interception?.release();
+      const replaced = await this.interception?.release();
       // Sources first: pods and policies stay as they are while the queries drain.
       this.kube?.source?.stop();
       this.policies.close();
@@ -372,7 +382,7 @@ export class App {
       await this.serving?.pipeline.drain(DRAIN_TIMEOUT_MS);
       this.serving?.pipeline.stop();
       this.serving?.upstream.stop();
-      await this.stateFile?.save();
+      await this.handover.end(replaced === true);
       await this.serving?.log?.close();
       for (const listener of this.udpListeners) listener.close();
       await this.dataplane.stop();
