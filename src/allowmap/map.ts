@@ -337,15 +337,17 @@ export class AllowedMap {
    * Puts back an entry from a state file. One the map holds already (a predecessor's
    * final save merged after a handover) keeps its client and the later expiry, and
    * gains the file's names and rules; it goes to the dataplane only when that changed it.
+   * The entry's set of names becomes the map's.
    */
   restore(entry: Omit<AllowedEntry, 'programmedUntil' | 'version' | 'heapIndex'>): void {
     if (entry.expiresAt <= this.now()) return;
     const key = entryKey(entry.client?.key, entry.ip);
     const clientKey = entry.client?.key ?? '';
-    const domains = [...entry.domains].slice(-this.options.maxDomainsPerEntry);
+    const max = this.options.maxDomainsPerEntry;
+    const domains = entry.domains.size > max ? new Set([...entry.domains].slice(-max)) : entry.domains;
     const existing = this.entries.get(key);
     if (existing === undefined) {
-      const restored: AllowedEntry = { ...entry, domains: new Set(domains), programmedUntil: 0, version: 0, heapIndex: -1 };
+      const restored: AllowedEntry = { ...entry, domains, programmedUntil: 0, version: 0, heapIndex: -1 };
       this.entries.set(key, restored);
       this.heap.push(restored);
       for (const domain of restored.domains) this.trackSighting(clientKey, domain, restored);

@@ -11,6 +11,7 @@
  */
 import { open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import type { Pod } from '../identity/pod.js';
 import type { IdentitySnapshot } from '../identity/snapshot.js';
 import type { AllowedEntry, EntryClient } from './entry.js';
 import type { AllowedMap } from './map.js';
@@ -89,35 +90,34 @@ export async function restoreState(
   identities: IdentitySnapshot,
   now = Date.now(),
 ): Promise<RestoreResult> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? { restored: 0, missing: true } : { restored: 0, problem: `${path}: cannot read state file (${code}), starting empty` };
-  }
-  let state: StoredState;
-  try {
-    state = JSON.parse(text) as StoredState;
-  } catch {
-    return { restored: 0, problem: `${path}: state file is not JSON, ignored` };
-  }
-  if (state?.format !== FORMAT) return { restored: 0, problem: `${path}: not a dnsgate state file, ignored` };
-  if (state.epoch !== EPOCH || !Array.isArray(state.entries) || typeof state.mappings !== 'object' || state.mappings === null) {
-    return { restored: 0, problem: `${path}: state file of another epoch (${String(state.epoch ?? 1)}, this version reads ${EPOCH}), discarded` };
-  }
+  const read = await readState(path);
+  if (!('state' in read)) return read;
+  const state = read.state;
   if (state.scope !== scope) {
     return { restored: 0, problem: `${path}: saved with --scope ${state.scope}, now ${scope}; ignored` };
   }
   const podsByKey = new Map(identities.pods.map((pod) => [pod.key, pod]));
+  // One client object per pod and address asked from, shared by its entries, as learning shares it.
+  const clients = new Map<string, EntryClient>();
+  const clientOf = (pod: Pod, queriedFrom: string): EntryClient => {
+    const from = pod.ips.includes(queriedFrom) ? queriedFrom : pod.ips[0];
+    const key = `${pod.key} ${from}`;
+    let client = clients.get(key);
+    if (client === undefined) clients.set(key, (client = { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom: from }));
+    return client;
+  };
   let restored = 0;
-  for (const stored of state.entries) {
+  // What is restored is let go at once: the parsed file takes as much memory as the map it fills.
+  const entries: (StoredEntry | null)[] = state.entries;
+  for (let i = 0; i < entries.length; i++) {
+    const stored = entries[i];
+    entries[i] = null;
     if (!isStoredEntry(stored) || stored.expiresAt - now <= MIN_REMAINING_MS) continue;
     let client: EntryClient | null = null;
     if (scope === 'pod') {
       const pod = stored.client && podsByKey.get(stored.client.key);
       if (!pod) continue;
-      client = { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom: pod.ips.includes(stored.client!.queriedFrom) ? stored.client!.queriedFrom : pod.ips[0] };
+      client = clientOf(pod, stored.client!.queriedFrom);
     }
     const family = isIP(stored.ip);
     const entry: Omit<AllowedEntry, 'programmedUntil' | 'version' | 'heapIndex'> = {
@@ -132,9 +132,29 @@ export async function restoreState(
     restored++;
   }
   for (const [key, names] of Object.entries(state.mappings)) {
-    if (podsByKey.has(key) && Array.isArray(names)) mappings.restore(key, laterThanKept(names.filter(isSavedName), mappings.save(key, now)), now);
+    if (!podsByKey.has(key) || !Array.isArray(names)) continue;
+    mappings.restore(key, laterThanKept(names.filter(isSavedName), mappings.save(key, now)), now);
+    names.length = 0;
   }
   return { restored };
+}
+
+/** The parsed file, or why there is none to restore; the file's text is let go on return. */
+async function readState(path: string): Promise<{ state: StoredState } | RestoreResult> {
+  let state: StoredState;
+  try {
+    state = JSON.parse(await readFile(path, 'utf8')) as StoredState;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { restored: 0, missing: true };
+    if (code !== undefined) return { restored: 0, problem: `${path}: cannot read state file (${code}), starting empty` };
+    return { restored: 0, problem: `${path}: state file is not JSON, ignored` };
+  }
+  if (state?.format !== FORMAT) return { restored: 0, problem: `${path}: not a dnsgate state file, ignored` };
+  if (state.epoch !== EPOCH || !Array.isArray(state.entries) || typeof state.mappings !== 'object' || state.mappings === null) {
+    return { restored: 0, problem: `${path}: state file of another epoch (${String(state.epoch ?? 1)}, this version reads ${EPOCH}), discarded` };
+  }
+  return { state };
 }
 
 /**
@@ -225,9 +245,14 @@ export class StateFile {
    * merged (it stopped first); a problem with either is logged and the map starts without it.
    */
   async restore(identities: IdentitySnapshot): Promise<void> {
-    const result = await restoreState(this.path, this.map, this.mappings, this.scope, identities);
-    if (result.problem) this.logger.error(result.problem);
-    else if (result.restored > 0) this.logger.info(`restored ${result.restored} allowed entries from ${this.path}`);
+    const restoring = (async () => {
+      const result = await restoreState(this.path, this.map, this.mappings, this.scope, identities);
+      if (result.problem) this.logger.error(result.problem);
+      else if (result.restored > 0) this.logger.info(`restored ${result.restored} allowed entries from ${this.path}`);
+    })();
+    // A periodic save while a large file is restored would write part of the map over it.
+    this.lastSave = restoring.catch(() => undefined);
+    await restoring;
     await this.mergeHandover(identities);
   }
 
