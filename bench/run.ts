@@ -25,6 +25,7 @@ import { benchNftablesResync } from './micro/nftables-resync.js';
 import { benchPolicyLoad } from './micro/policy-load.js';
 import { benchSelector } from './micro/selector.js';
 import { benchUpstreamCase } from './micro/upstream-case.js';
+import { benchStartup } from './micro/startup.js';
 import type { Figure } from './micro/measure.js';
 import { PLAN } from './plan.js';
 import { formatReport, machine, type BenchResults } from './report.js';
@@ -46,7 +47,7 @@ const REQUIRED = ['dnsperf', 'knotd', 'dig'];
 const TARGETS: readonly Target[] = [bareRelay, dnsgateMinimal, dnsgateFull, dnsgateFullNftables, dnsmasq, dnsdist, knotDirect];
 
 /** Each suite returns its figures; a suite's module only has to be imported and listed here. */
-const MICRO_SUITES: readonly (() => Figure[] | Promise<Figure[]>)[] = [benchAllowedMap, benchCodec, benchDomainIndex, benchSelector, benchUpstreamCase, benchNftablesResync, benchPolicyLoad];
+const MICRO_SUITES: readonly (() => Figure[] | Promise<Figure[]>)[] = [benchAllowedMap, benchCodec, benchDomainIndex, benchSelector, benchUpstreamCase, benchNftablesResync, benchPolicyLoad, benchStartup];
 
 const RESULTS_FILE = fileURLToPath(new URL('../../bench/results.json', import.meta.url));
 

@@ -15,6 +15,7 @@ import type { AdminServer } from './admin/server.js';
 import { AdminServers } from './admin/servers.js';
 import { registerRuleCountMetrics } from './admin/staged.js';
 import { reportedMapEvents } from './allowmap/events.js';
+import { StateHandover } from './allowmap/handover.js';
 import { Learner } from './allowmap/learner.js';
 import { AllowedMap } from './allowmap/map.js';
 import { RetainedMappings } from './allowmap/mappings.js';
@@ -73,6 +74,7 @@ export class App {
   private readonly stateFile: StateFile | undefined;
   private readonly control: ControlPath;
   private readonly adminServers: AdminServers;
+  private readonly handover: StateHandover;
   private readonly interception: Interception | undefined;
   private kube: KubeClient | undefined;
   private serving: Serving | undefined;
@@ -120,6 +122,14 @@ export class App {
       metrics: this.metrics,
       logger,
     });
+    this.handover = new StateHandover({
+      stateFile: this.stateFile,
+      identities: () => this.identity.current,
+      predecessorRunning: () => this.interception?.predecessorRunning() ?? Promise.resolve(false),
+      complete: () => this.dataplane.mapComplete?.(),
+      commit: () => this.serving?.committer.kick(),
+      logger,
+    });
     this.readiness.require('dataplane', 'the dataplane is not synced yet');
     this.readiness.watch(() => this.dataplane.unhealthyReason());
     this.readiness.require('listeners', 'listeners are not bound yet');
@@ -162,7 +172,7 @@ export class App {
     await listeners.bind();
     await this.interception?.install(listeners.bound.udp, listeners.bound.tcp, this.kube);
     // Ready means serving the intercepted DNS: a predecessor may be stopped from then on.
-    await this.interception?.takeOver();
+    this.handover.begin((await this.interception?.takeOver()) === true);
     this.readiness.satisfy('listeners');
     if (this.config.readyFile !== undefined) await writeFile(this.config.readyFile, `${process.pid}\n`);
     this.logger.info(`serving DNS on ${listeners.describe()} (udp+tcp), upstream ${this.config.upstream.map(formatUpstreamSpec).join(', ')}`);
@@ -226,14 +236,14 @@ export class App {
       if (this.config.readyFile !== undefined) await rm(this.config.readyFile, { force: true });
       // DNS goes straight to the targets again (unless a successor took it over) before
       // the listeners stop taking queries.
-      await this.interception?.release();
+      const replaced = await this.interception?.release();
       // Sources first: pods and policies stay as they are while the queries drain.
       this.control.stop();
       this.listeners?.stopAccepting();
       await this.serving?.pipeline.drain(DRAIN_TIMEOUT_MS);
       this.serving?.pipeline.stop();
       this.serving?.upstream.stop();
-      await this.stateFile?.save();
+      await this.handover.end(replaced === true);
       await this.serving?.log?.close();
       this.listeners?.close();
       await this.dataplane.stop();

@@ -333,18 +333,48 @@ export class AllowedMap {
     yield* this.entries.values();
   }
 
-  /** Puts back an entry from the state file, unchanged. */
+  /**
+   * Puts back an entry from a state file. One the map holds already (a predecessor's
+   * final save merged after a handover) keeps its client and the later expiry, and
+   * gains the file's names and rules; it goes to the dataplane only when that changed it.
+   * The entry's set of names becomes the map's.
+   */
   restore(entry: Omit<AllowedEntry, 'programmedUntil' | 'version' | 'heapIndex'>): void {
     if (entry.expiresAt <= this.now()) return;
-    const domains = [...entry.domains].slice(-this.options.maxDomainsPerEntry);
-    const restored: AllowedEntry = { ...entry, domains: new Set(domains), programmedUntil: 0, version: 0, heapIndex: -1 };
     const key = entryKey(entry.client?.key, entry.ip);
+    const clientKey = entry.client?.key ?? '';
+    const max = this.options.maxDomainsPerEntry;
+    const domains = entry.domains.size > max ? new Set([...entry.domains].slice(-max)) : entry.domains;
     const existing = this.entries.get(key);
-    if (existing) this.remove(existing);
-    this.entries.set(key, restored);
-    this.heap.push(restored);
-    for (const domain of restored.domains) this.trackSighting(entry.client?.key ?? '', domain, restored);
-    this.markDirty(restored);
+    if (existing === undefined) {
+      const restored: AllowedEntry = { ...entry, domains, programmedUntil: 0, version: 0, heapIndex: -1 };
+      this.entries.set(key, restored);
+      this.heap.push(restored);
+      for (const domain of restored.domains) this.trackSighting(clientKey, domain, restored);
+      this.markDirty(restored);
+      return;
+    }
+    let changed = false;
+    for (const rule of entry.rules) {
+      if (!existing.rules.includes(rule)) {
+        existing.rules.push(rule);
+        changed = true;
+      }
+    }
+    if (entry.expiresAt > existing.expiresAt) {
+      existing.expiresAt = entry.expiresAt;
+      this.heap.update(existing);
+      changed = true;
+    }
+    for (const domain of domains) {
+      if (existing.domains.has(domain)) continue;
+      this.addDomain(existing, domain);
+      this.trackSighting(clientKey, domain, existing);
+    }
+    if (!changed) return;
+    existing.version++;
+    existing.programmedUntil = 0;
+    this.markDirty(existing);
   }
 }
 

@@ -4,9 +4,14 @@
  * atomically (temp file, fsync, rename), and restored at start for what has more than a
  * second left. The file carries an epoch: a file of another epoch (an incompatible
  * version), a corrupt or a foreign file is reported in one line and ignored.
+ *
+ * During an upgrade two processes share the path. A process that a successor replaced
+ * writes its final save beside it, to HANDOVER_SUFFIX, which only the successor reads
+ * (merging it into what it holds) and removes: neither overwrites the other's state.
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import type { Pod } from '../identity/pod.js';
 import type { IdentitySnapshot } from '../identity/snapshot.js';
 import type { AllowedEntry, EntryClient } from './entry.js';
 import type { AllowedMap } from './map.js';
@@ -19,6 +24,8 @@ const FORMAT = 'dnsgate-allowed-map';
 const EPOCH = 2;
 /** Entries with less left than this are not worth restoring. */
 const MIN_REMAINING_MS = 1000;
+/** The final save of a process a successor replaced: `--state-file` plus this. */
+export const HANDOVER_SUFFIX = '.handover';
 
 interface StoredEntry {
   client: EntryClient | null;
@@ -65,6 +72,8 @@ export async function saveState(path: string, map: AllowedMap, mappings: Retaine
 export interface RestoreResult {
   /** Allowed-map entries restored. */
   restored: number;
+  /** Set when there was no file. */
+  missing?: true;
   /** Set when the file was unusable: the one line saying why. */
   problem?: string;
 }
@@ -81,35 +90,34 @@ export async function restoreState(
   identities: IdentitySnapshot,
   now = Date.now(),
 ): Promise<RestoreResult> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? { restored: 0 } : { restored: 0, problem: `${path}: cannot read state file (${code}), starting empty` };
-  }
-  let state: StoredState;
-  try {
-    state = JSON.parse(text) as StoredState;
-  } catch {
-    return { restored: 0, problem: `${path}: state file is not JSON, ignored` };
-  }
-  if (state?.format !== FORMAT) return { restored: 0, problem: `${path}: not a dnsgate state file, ignored` };
-  if (state.epoch !== EPOCH || !Array.isArray(state.entries) || typeof state.mappings !== 'object' || state.mappings === null) {
-    return { restored: 0, problem: `${path}: state file of another epoch (${String(state.epoch ?? 1)}, this version reads ${EPOCH}), discarded` };
-  }
+  const read = await readState(path);
+  if (!('state' in read)) return read;
+  const state = read.state;
   if (state.scope !== scope) {
     return { restored: 0, problem: `${path}: saved with --scope ${state.scope}, now ${scope}; ignored` };
   }
   const podsByKey = new Map(identities.pods.map((pod) => [pod.key, pod]));
+  // One client object per pod and address asked from, shared by its entries, as learning shares it.
+  const clients = new Map<string, EntryClient>();
+  const clientOf = (pod: Pod, queriedFrom: string): EntryClient => {
+    const from = pod.ips.includes(queriedFrom) ? queriedFrom : pod.ips[0];
+    const key = `${pod.key} ${from}`;
+    let client = clients.get(key);
+    if (client === undefined) clients.set(key, (client = { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom: from }));
+    return client;
+  };
   let restored = 0;
-  for (const stored of state.entries) {
+  // What is restored is let go at once: the parsed file takes as much memory as the map it fills.
+  const entries: (StoredEntry | null)[] = state.entries;
+  for (let i = 0; i < entries.length; i++) {
+    const stored = entries[i];
+    entries[i] = null;
     if (!isStoredEntry(stored) || stored.expiresAt - now <= MIN_REMAINING_MS) continue;
     let client: EntryClient | null = null;
     if (scope === 'pod') {
       const pod = stored.client && podsByKey.get(stored.client.key);
       if (!pod) continue;
-      client = { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom: pod.ips.includes(stored.client!.queriedFrom) ? stored.client!.queriedFrom : pod.ips[0] };
+      client = clientOf(pod, stored.client!.queriedFrom);
     }
     const family = isIP(stored.ip);
     const entry: Omit<AllowedEntry, 'programmedUntil' | 'version' | 'heapIndex'> = {
@@ -124,9 +132,62 @@ export async function restoreState(
     restored++;
   }
   for (const [key, names] of Object.entries(state.mappings)) {
-    if (podsByKey.has(key) && Array.isArray(names)) mappings.restore(key, names.filter(isSavedName), now);
+    if (!podsByKey.has(key) || !Array.isArray(names)) continue;
+    mappings.restore(key, laterThanKept(names.filter(isSavedName), mappings.save(key, now)), now);
+    names.length = 0;
   }
   return { restored };
+}
+
+/** The parsed file, or why there is none to restore; the file's text is let go on return. */
+async function readState(path: string): Promise<{ state: StoredState } | RestoreResult> {
+  let state: StoredState;
+  try {
+    state = JSON.parse(await readFile(path, 'utf8')) as StoredState;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { restored: 0, missing: true };
+    if (code !== undefined) return { restored: 0, problem: `${path}: cannot read state file (${code}), starting empty` };
+    return { restored: 0, problem: `${path}: state file is not JSON, ignored` };
+  }
+  if (state?.format !== FORMAT) return { restored: 0, problem: `${path}: not a dnsgate state file, ignored` };
+  if (state.epoch !== EPOCH || !Array.isArray(state.entries) || typeof state.mappings !== 'object' || state.mappings === null) {
+    return { restored: 0, problem: `${path}: state file of another epoch (${String(state.epoch ?? 1)}, this version reads ${EPOCH}), discarded` };
+  }
+  return { state };
+}
+
+/**
+ * What of `saved` lasts longer than what `kept` (the mappings held already) has for the
+ * same record: a merge extends what is held, never shortens it. A record is the name
+ * and everything it saves but its expiry (the address or CNAME target, and so on).
+ */
+function laterThanKept(saved: SavedName[], kept: readonly SavedName[]): SavedName[] {
+  if (kept.length === 0) return saved;
+  const expiries = new Map<string, number>();
+  for (const { name, addresses, targets } of kept) {
+    for (const address of addresses) expiries.set(recordKey(name, address, ADDRESS_EXPIRY), address[ADDRESS_EXPIRY]);
+    for (const target of targets) expiries.set(recordKey(name, target, TARGET_EXPIRY), target[TARGET_EXPIRY]);
+  }
+  const later = (key: string, expiresAt: number): boolean => expiresAt > (expiries.get(key) ?? 0);
+  const result: SavedName[] = [];
+  for (const { name, addresses, targets } of saved) {
+    const merged = {
+      name,
+      addresses: addresses.filter((address) => later(recordKey(name, address, ADDRESS_EXPIRY), address[ADDRESS_EXPIRY])),
+      targets: targets.filter((target) => later(recordKey(name, target, TARGET_EXPIRY), target[TARGET_EXPIRY])),
+    };
+    if (merged.addresses.length > 0 || merged.targets.length > 0) result.push(merged);
+  }
+  return result;
+}
+
+/** Where a saved address and a saved CNAME target keep their expiry. */
+const ADDRESS_EXPIRY = 3;
+const TARGET_EXPIRY = 1;
+
+function recordKey(name: string, record: readonly unknown[], expiryIndex: number): string {
+  return JSON.stringify([name, ...record.filter((_, i) => i !== expiryIndex)]);
 }
 
 /** A name saved without the question each record came from (by an older dnsgate) is not: it cannot be walked safely. */
@@ -175,24 +236,61 @@ export class StateFile {
     private readonly logger: Logger,
   ) {}
 
-  /** Restores what the file holds; a problem with it is logged and the map starts empty. */
-  async restore(identities: IdentitySnapshot): Promise<void> {
-    const result = await restoreState(this.path, this.map, this.mappings, this.scope, identities);
-    if (result.problem) this.logger.error(result.problem);
-    else if (result.restored > 0) this.logger.info(`restored ${result.restored} allowed entries from ${this.path}`);
+  /** Where a process a successor replaced writes its final save. */
+  get handoverPath(): string {
+    return `${this.path}${HANDOVER_SUFFIX}`;
   }
 
-  /** Saves the map after any save under way; a failure is logged, never thrown. */
-  save(): Promise<void> {
-    this.queuedSave ??= this.lastSave.then(async () => {
-      this.queuedSave = undefined;
+  /**
+   * Restores what the file holds, and a predecessor's final save that no successor
+   * merged (it stopped first); a problem with either is logged and the map starts without it.
+   */
+  async restore(identities: IdentitySnapshot): Promise<void> {
+    const restoring = (async () => {
+      const result = await restoreState(this.path, this.map, this.mappings, this.scope, identities);
+      if (result.problem) this.logger.error(result.problem);
+      else if (result.restored > 0) this.logger.info(`restored ${result.restored} allowed entries from ${this.path}`);
+    })();
+    // A periodic save while a large file is restored would write part of the map over it.
+    this.lastSave = restoring.catch(() => undefined);
+    await restoring;
+    await this.mergeHandover(identities);
+  }
+
+  /**
+   * Merges the final save a replaced predecessor left, when there is one: its entries
+   * join the map (those held already keep the later expiry), the union is saved and
+   * the predecessor's file removed. Whether there was one.
+   */
+  async mergeHandover(identities: IdentitySnapshot): Promise<boolean> {
+    const result = await restoreState(this.handoverPath, this.map, this.mappings, this.scope, identities);
+    if (result.missing) return false;
+    if (result.problem) this.logger.error(result.problem);
+    else this.logger.info(`merged ${result.restored} allowed entries of the predecessor's final save`);
+    await this.save();
+    await rm(this.handoverPath, { force: true });
+    return true;
+  }
+
+  /**
+   * Saves the map after any save under way; a failure is logged, never thrown. With
+   * `forSuccessor`, to the handover file, leaving the successor's own file alone.
+   */
+  save(forSuccessor = false): Promise<void> {
+    if (forSuccessor) return this.enqueue(this.handoverPath);
+    this.queuedSave ??= this.enqueue(this.path, () => (this.queuedSave = undefined));
+    return this.queuedSave;
+  }
+
+  private enqueue(path: string, starting?: () => void): Promise<void> {
+    this.lastSave = this.lastSave.then(async () => {
+      starting?.();
       try {
-        await saveState(this.path, this.map, this.mappings, this.scope);
+        await saveState(path, this.map, this.mappings, this.scope);
       } catch (error) {
-        this.logger.error(`cannot save state to ${this.path}: ${errorText(error)}`);
+        this.logger.error(`cannot save state to ${path}: ${errorText(error)}`);
       }
     });
-    this.lastSave = this.queuedSave;
-    return this.queuedSave;
+    return this.lastSave;
   }
 }

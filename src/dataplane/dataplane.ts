@@ -21,8 +21,16 @@ export interface Dataplane {
   start(): Promise<void>;
   /** Resolves when the batch is in effect; rejects when it is not (the caller decides what that means for held answers). */
   apply(batch: DataplaneBatch): Promise<void>;
-  /** Replaces everything the dataplane holds with `entries` (start-up, after a failure). */
+  /**
+   * Replaces everything the dataplane holds with `entries` (start-up, after a failure).
+   * Until `mapComplete`, what it holds beyond them stays (an earlier run's, a predecessor's).
+   */
   resync(entries: readonly EntrySnapshot[]): Promise<void>;
+  /**
+   * The map now holds every entry in force on the node (start-up is over, and a
+   * predecessor's final save merged): later resyncs may drop what it does not hold.
+   */
+  mapComplete?(): void;
   /**
    * The policies or pods changed: brings what depends on them up to date. Never rejects;
    * a failure shows in `unhealthyReason` and asks for a resync.

@@ -108,10 +108,15 @@ export class Interception {
     }
   }
 
-  /** At stop, before the listeners stop taking queries. */
-  async release(): Promise<void> {
+  /** Whether a predecessor still runs: another instance's listeners hold their lease (until LEASE_MS after it stopped). */
+  predecessorRunning(): Promise<boolean> {
+    return this.interceptor.otherInstanceLeased();
+  }
+
+  /** At stop, before the listeners stop taking queries; whether a successor had taken over. */
+  async release(): Promise<boolean> {
     clearInterval(this.poller);
-    await this.interceptor.release();
+    return this.interceptor.release();
   }
 
   /** A Service that cannot be read keeps its last addresses. */

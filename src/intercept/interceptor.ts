@@ -94,19 +94,24 @@ export class Interceptor {
   /**
    * Stops refreshing. The owner ends interception at once, so DNS goes straight to the
    * targets; an instance a successor replaced leaves everything to it. Nothing else in
-   * the table changes: enforcement stays.
+   * the table changes: enforcement stays. Resolves with whether a successor had taken over.
    */
-  async release(): Promise<void> {
+  async release(): Promise<boolean> {
     clearInterval(this.timer);
     this.timer = undefined;
+    let replaced = false;
     try {
-      if (this.owning && (await this.stillOwner())) await this.process.run(releaseText(this.options.table));
+      if (this.owning) {
+        replaced = !(await this.stillOwner());
+        if (!replaced) await this.process.run(releaseText(this.options.table));
+      }
     } catch (error) {
       this.logger.error(`intercept: could not end interception (${firstLine(error)}); it ends when its lease runs out, within ${LEASE_MS / 1000} s`);
     }
     this.owning = false;
     this.metrics.owner.set(0);
     await this.process.stop();
+    return replaced;
   }
 
   private change(targets: readonly Target[]): Parameters<typeof leaseText>[0] {
@@ -137,7 +142,7 @@ export class Interceptor {
   }
 
   /** Whether another instance's listener holds a lease: a predecessor that still runs. */
-  private async otherInstanceLeased(): Promise<boolean> {
+  async otherInstanceLeased(): Promise<boolean> {
     const instance = this.instance as Instance;
     for (const family of [4, 6] as const) {
       const text = await this.list(['list', 'set', 'inet', this.options.table, `intercept_instances${family}`]);

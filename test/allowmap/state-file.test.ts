@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AllowedMap } from '../../src/allowmap/map.js';
 import { RetainedMappings } from '../../src/allowmap/mappings.js';
-import { restoreState, saveState } from '../../src/allowmap/state-file.js';
+import { StateFile, restoreState, saveState } from '../../src/allowmap/state-file.js';
 import { identitiesFromObjects } from '../../src/identity/podfile.js';
 import { parseObjects } from '../../src/yaml/documents.js';
 
@@ -61,7 +61,7 @@ test('pods that are gone lose their entries; another scope or a foreign file is 
   const foreign = join(dir, 'foreign.json');
   writeFileSync(foreign, JSON.stringify({ hello: 'world' }));
   assert.match((await restoreState(foreign, newMap(() => now), newMappings(), 'pod', identities, now)).problem ?? '', /not a dnsgate state file/);
-  assert.deepEqual(await restoreState(join(dir, 'missing.json'), newMap(() => now), newMappings(), 'pod', identities, now), { restored: 0 });
+  assert.deepEqual(await restoreState(join(dir, 'missing.json'), newMap(() => now), newMappings(), 'pod', identities, now), { restored: 0, missing: true });
 });
 
 test('the save replaces the file whole', async () => {
@@ -106,4 +106,54 @@ test('mappings saved without the question they came from are dropped; the entrie
   const mappings = newMappings();
   assert.deepEqual(await restoreState(path, newMap(() => now), mappings, 'pod', identities, now), { restored: 1 });
   assert.equal(mappings.size, 0, 'which answer taught them is unknown');
+});
+
+test("a predecessor's final save merges: new entries join, known ones keep the later expiry, the union is saved and the handover file goes", async () => {
+  const now = Date.now();
+  const path = join(dir, 'handover.json');
+  const lines: string[] = [];
+  const logger = { info: (line: string) => lines.push(line), error: (line: string) => lines.push(line) };
+  const client = { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom: '10.0.0.1' };
+  const answer = (name: string, ip: string, ttlSeconds: number) => ({ question: name, links: [{ name, addresses: [{ ip, family: 4 as const, ttlSeconds, special: false }], targets: [] }] });
+  const lifetime = (ttl: number) => ttl * 1000;
+
+  const predecessorMap = newMap(() => now);
+  const predecessorMappings = newMappings();
+  predecessorMap.learn(client, { ip: '192.0.2.1', family: 4, lifetimeMs: 120_000, domain: 'a.com', rules: ['r1'] });
+  predecessorMap.learn(client, { ip: '192.0.2.2', family: 4, lifetimeMs: 30_000, domain: 'b.com', rules: ['r1'] });
+  predecessorMap.learn(client, { ip: '192.0.2.3', family: 4, lifetimeMs: 60_000, domain: 'c.com', rules: ['r2'] });
+  predecessorMappings.record(pod.key, answer('a.com', '192.0.2.1', 120), now, lifetime);
+  predecessorMappings.record(pod.key, answer('b.com', '192.0.2.2', 30), now, lifetime);
+  await new StateFile(path, predecessorMap, predecessorMappings, 'pod', logger).save(true);
+  assert.ok(existsSync(`${path}.handover`));
+  assert.ok(!existsSync(path), "the successor's own file is left alone");
+
+  const map = newMap(() => now);
+  const mappings = newMappings();
+  map.learn(client, { ip: '192.0.2.1', family: 4, lifetimeMs: 60_000, domain: 'a.com', rules: ['r1'] });
+  map.learn(client, { ip: '192.0.2.2', family: 4, lifetimeMs: 90_000, domain: 'b2.com', rules: ['r1'] });
+  mappings.record(pod.key, answer('b.com', '192.0.2.2', 90), now, lifetime);
+  map.takeBatch();
+  const stateFile = new StateFile(path, map, mappings, 'pod', logger);
+  assert.equal(await stateFile.mergeHandover(identities), true);
+
+  const held = new Map([...map.all()].map((entry) => [entry.ip, { left: entry.expiresAt - now, domains: [...entry.domains].sort(), rules: entry.rules }]));
+  assert.deepEqual(Object.fromEntries(held), {
+    '192.0.2.1': { left: 120_000, domains: ['a.com'], rules: ['r1'] },
+    '192.0.2.2': { left: 90_000, domains: ['b.com', 'b2.com'], rules: ['r1'] },
+    '192.0.2.3': { left: 60_000, domains: ['c.com'], rules: ['r2'] },
+  });
+  assert.deepEqual(map.takeBatch()?.batch.upserts.map((entry) => entry.ip).sort(), ['192.0.2.1', '192.0.2.3'], 'the extended and the new entry go to the dataplane');
+  const expiries = (name: string): number[] => {
+    const found: number[] = [];
+    mappings.forEachAddress(pod.key, name, now, (_ip, address) => found.push(address.expiresAt - now));
+    return found;
+  };
+  assert.deepEqual([expiries('a.com'), expiries('b.com')], [[120_000], [90_000]], 'a retained mapping is added or extended, never shortened');
+
+  const saved = JSON.parse(readFileSync(path, 'utf8')) as { entries: { ip: string }[] };
+  assert.deepEqual(saved.entries.map((entry) => entry.ip).sort(), ['192.0.2.1', '192.0.2.2', '192.0.2.3'], 'the union is saved');
+  assert.ok(!existsSync(`${path}.handover`));
+  assert.equal(await stateFile.mergeHandover(identities), false, 'merged once');
+  assert.deepEqual(lines, ["merged 3 allowed entries of the predecessor's final save"]);
 });

@@ -38,8 +38,9 @@ export class NftablesDataplane implements Dataplane {
   /** After a failure the table may not be what dnsgate last made it: read it again before replacing it. */
   private inventoryStale = false;
   /**
-   * Until the first resync, learnt sets keep elements this process does not know: those
-   * an earlier run learnt, still in force (fail-static). Later resyncs write them whole.
+   * Until the map is complete, learnt sets keep elements this process does not know:
+   * those an earlier run learnt, still in force (fail-static), and those a predecessor
+   * still running learns during an upgrade. Later resyncs write them whole.
    */
   private keepUnknownElements = true;
   private problem: string | undefined;
@@ -95,9 +96,12 @@ export class NftablesDataplane implements Dataplane {
   resync(entries: readonly EntrySnapshot[]): Promise<void> {
     return this.enqueue(async () => {
       await this.swap('resync', entries);
-      this.keepUnknownElements = false;
       this.problem = undefined;
     });
+  }
+
+  mapComplete(): void {
+    this.keepUnknownElements = false;
   }
 
   syncPolicy(): Promise<void> {
