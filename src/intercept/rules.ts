@@ -156,11 +156,13 @@ export function chainsText(table: string, hook: Hook, instance: Instance): strin
     `flush chain ${t} ${names.reply}`,
     `flush chain ${t} ${names.tcp}`,
   ];
-  if (hook === 'output') {
-    // dnsgate's own upstream traffic leaves the pod from these source ports; see source-ports.ts.
-    const own = `meta l4proto { udp, tcp } th sport ${UPSTREAM_SOURCE_PORTS.first}-${UPSTREAM_SOURCE_PORTS.last} return`;
-    lines.push(`add rule ${t} ${names.capture} ${own}`, `add rule ${t} ${names.tcp} ${own}`);
-  }
+  // In the pod's netns, dnsgate's own upstream traffic leaves from these source ports (see
+  // source-ports.ts). On the node, what comes in over loopback was sent by the node itself,
+  // never by a pod: dnsgate's own upstream queries come back in there when a Service's
+  // endpoint is an address of the node (CoreDNS on the host network), and are not taken over.
+  const own =
+    hook === 'output' ? `meta l4proto { udp, tcp } th sport ${UPSTREAM_SOURCE_PORTS.first}-${UPSTREAM_SOURCE_PORTS.last} return` : 'iif "lo" return';
+  lines.push(`add rule ${t} ${names.capture} ${own}`, `add rule ${t} ${names.tcp} ${own}`);
   for (const family of FAMILIES) {
     const ip = ipKeyword(family);
     const udp = instance.udp[family];
