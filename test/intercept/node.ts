@@ -27,12 +27,12 @@ const SERVICE_CIDR = '10.96.0.0/12';
 export const SERVICE_IP6 = 'fd00:10:96::a';
 const SERVICE_CIDR6 = 'fd00:10:96::/112';
 export const COREDNS_IP = '10.77.0.53';
-export const COREDNS_IP6 = 'fd77::53';
+const COREDNS_IP6 = 'fd77::53';
 /** The node's own addresses, where dnsgate listens (as it would on the node IPs). */
 export const NODE_IP = '10.77.0.1';
-export const NODE_IP6 = 'fd77::1';
+const NODE_IP6 = 'fd77::1';
 export const LISTEN = `${NODE_IP}:5353`;
-export const LISTEN6 = `[${NODE_IP6}]:5353`;
+const LISTEN6 = `[${NODE_IP6}]:5353`;
 export const TABLE = 'dnsgate';
 /** The world's link on the node is 10.77.9.0/24 (topology.ts). */
 const WORLD_SUBNET = 9;
@@ -43,14 +43,9 @@ function ipv6Of(ip: string): string {
   return `fd77:${subnet}::${host}`;
 }
 
-/** A pod's IPv6 address, next to its IPv4 one. */
-export function podIp6(pod: PodNetwork): string {
-  return ipv6Of(pod.ip);
-}
-
 /** The pods file of cluster.ts with every pod of the node dual-stack, as the kubelet reports it. */
 function dualStackPodsYaml(pods: readonly PodNetwork[]): string {
-  const v6 = new Map(pods.map((pod) => [pod.ip, podIp6(pod)]));
+  const v6 = new Map(pods.map((pod) => [pod.ip, ipv6Of(pod.ip)]));
   const docs = clusterPodsYaml(pods.map((pod) => pod.ip)).trimEnd().split('\n---\n').map((text) => JSON.parse(text) as { status?: { podIP: string; podIPs: { ip: string }[] } });
   for (const doc of docs) {
     const ip6 = doc.status && v6.get(doc.status.podIP);
@@ -91,6 +86,7 @@ export interface DnsgateOptions {
   dataplane?: 'nftables' | 'none';
   env?: NodeJS.ProcessEnv;
 }
+
 const SEARCH = 'shop.svc.cluster.local svc.cluster.local cluster.local';
 
 /** A tiny getaddrinfo client, compiled with musl at test time: prints one IPv4 address per line. */
