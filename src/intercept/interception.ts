@@ -3,6 +3,7 @@
  * installs interception for this process's listeners, takes it over once the process
  * is ready, and releases it at stop. See interceptor.ts for the kernel side.
  */
+import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { InterceptMetrics } from '../admin/metrics.js';
 import { ConfigError } from '../util/errors.js';
@@ -32,11 +33,12 @@ const NODELOCAL_DNS = { address: '169.254.20.10', interface: 'nodelocaldns' };
 /**
  * NodeLocal DNSCache binds the kube-dns Service IP on the node and exempts it from
  * conntrack (NOTRACK): a pod's DNS never reaches a NAT rule, and interception on the
- * node cannot work beside it.
+ * node cannot work beside it. Its interface is looked up in sysfs: node-cache never
+ * sets it up, and networkInterfaces() lists only interfaces that are up and running.
  */
 function nodeLocalDnsCache(): string | undefined {
+  if (existsSync(`/sys/class/net/${NODELOCAL_DNS.interface}`)) return `interface ${NODELOCAL_DNS.interface}`;
   for (const [name, addresses] of Object.entries(networkInterfaces())) {
-    if (name === NODELOCAL_DNS.interface) return `interface ${name}`;
     if (addresses?.some((address) => address.address === NODELOCAL_DNS.address)) return `address ${NODELOCAL_DNS.address} on ${name}`;
   }
   return undefined;
@@ -57,6 +59,11 @@ export class Interception {
     private readonly logger: Logger,
     nft?: readonly [string, readonly string[]],
   ) {
+    // Before anything is installed: beside NodeLocal DNSCache nothing of it would work.
+    const cache = config.nftHook === 'forward' ? nodeLocalDnsCache() : undefined;
+    if (cache !== undefined) {
+      throw new ConfigError(`--intercept: NodeLocal DNSCache runs on this node (${cache}); it answers the Service IP itself, untracked, so pods' DNS cannot be intercepted: remove it, or run dnsgate without --intercept`);
+    }
     this.interceptor = new Interceptor({ table: config.nftTable, hook: config.nftHook, nft }, metrics, logger);
   }
 
@@ -81,10 +88,6 @@ export class Interception {
   /** Installs interception for the bound listeners and resolves the targets. Nothing is intercepted yet. */
   async install(udp: readonly BoundListener[], tcp: readonly BoundListener[], kube: KubeClient | undefined): Promise<void> {
     const instance = this.instanceOf(udp, tcp);
-    const cache = this.config.nftHook === 'forward' ? nodeLocalDnsCache() : undefined;
-    if (cache !== undefined) {
-      throw new ConfigError(`--intercept: NodeLocal DNSCache runs on this node (${cache}); it answers the Service IP itself, untracked, so pods' DNS cannot be intercepted: remove it, or run dnsgate without --intercept`);
-    }
     let targets: Target[];
     try {
       targets = await resolveTargets(this.config.intercept, kube);

@@ -65,6 +65,37 @@ function ipKeyword(family: 4 | 6): string {
   return family === 4 ? 'ip' : 'ip6';
 }
 
+/**
+ * Where the kernel remembers which target a client's UDP query went to: maps keyed by
+ * the client's port and address. An IPv6 key holds the last 12 bytes of the address
+ * only: nft 1.0.6 gives the key of a dynamic map update one 16-byte register, so the
+ * value it loads next overwrites whatever of a longer key lies past it (port and whole
+ * address are 20 bytes; address first fails an assertion). Two clients whose addresses
+ * differ in their first 32 bits alone, querying from the same port within FLOW_TIMEOUT,
+ * would share an entry; a node's pods take their addresses from one pod CIDR.
+ * IPv6's maps are named apart from the whole-address ones a table made by an earlier
+ * dnsgate may hold: `add` of a map of another type fails.
+ */
+const FLOWS = {
+  4: {
+    addr: `${INTERCEPT_PREFIX}flow_addr4`,
+    port: `${INTERCEPT_PREFIX}flow_port4`,
+    key: 'type inet_service . ipv4_addr',
+    addrValue: 'ipv4_addr',
+    portValue: 'inet_service',
+    client: { query: 'udp sport . ip saddr', reply: 'udp dport . ip daddr' },
+  },
+  6: {
+    addr: `${INTERCEPT_PREFIX}flow6_addr`,
+    port: `${INTERCEPT_PREFIX}flow6_port`,
+    key: 'typeof udp sport . @nh,96,96',
+    addrValue: 'ip6 daddr',
+    portValue: 'udp dport',
+    // Bytes 4-15 of the source address (offset 8), of the destination address (offset 24).
+    client: { query: 'udp sport . @nh,96,96', reply: 'udp dport . @nh,224,96' },
+  },
+} as const;
+
 /** Chains are named after their hook, so a change of --nft-hook never redefines one in place. */
 export function chainNames(hook: Hook): { capture: string; reply: string; tcp: string } {
   return { capture: `${INTERCEPT_PREFIX}capture_${hook}`, reply: `${INTERCEPT_PREFIX}reply`, tcp: `${INTERCEPT_PREFIX}tcp_${hook}` };
@@ -78,9 +109,8 @@ export function setsText(table: string): string {
     lines.push(
       `add set inet ${table} ${INTERCEPT_PREFIX}targets${family} { type ${addr} . inet_proto . inet_service; flags timeout; }`,
       `add set inet ${table} ${INTERCEPT_PREFIX}instances${family} { type ${addr} . inet_service; flags timeout; }`,
-      // Keyed port first: nft 1.0.6 fails an assertion on a dynamic update keyed IPv6 address first.
-      `add map inet ${table} ${INTERCEPT_PREFIX}flow_addr${family} { type inet_service . ${addr} : ${addr}; flags timeout; size ${FLOW_MAP_SIZE}; }`,
-      `add map inet ${table} ${INTERCEPT_PREFIX}flow_port${family} { type inet_service . ${addr} : inet_service; flags timeout; size ${FLOW_MAP_SIZE}; }`,
+      `add map inet ${table} ${FLOWS[family].addr} { ${FLOWS[family].key} : ${FLOWS[family].addrValue}; flags timeout; size ${FLOW_MAP_SIZE}; }`,
+      `add map inet ${table} ${FLOWS[family].port} { ${FLOWS[family].key} : ${FLOWS[family].portValue}; flags timeout; size ${FLOW_MAP_SIZE}; }`,
     );
   }
   return `${lines.join('\n')}\n`;
@@ -96,9 +126,10 @@ function endpointText(endpoint: Endpoint): string {
  */
 export function udpCaptureRule(family: 4 | 6, listener: Endpoint): string {
   const ip = ipKeyword(family);
+  const flows = FLOWS[family];
   const remember =
-    `update @${INTERCEPT_PREFIX}flow_addr${family} { udp sport . ${ip} saddr timeout ${FLOW_TIMEOUT} : ${ip} daddr } ` +
-    `update @${INTERCEPT_PREFIX}flow_port${family} { udp sport . ${ip} saddr timeout ${FLOW_TIMEOUT} : udp dport }`;
+    `update @${flows.addr} { ${flows.client.query} timeout ${FLOW_TIMEOUT} : ${ip} daddr } ` +
+    `update @${flows.port} { ${flows.client.query} timeout ${FLOW_TIMEOUT} : udp dport }`;
   return `${ip} daddr . meta l4proto . th dport @${INTERCEPT_PREFIX}targets${family} meta l4proto udp ${remember} ${ip} daddr set ${listener.host} udp dport set ${listener.port} notrack`;
 }
 
@@ -125,11 +156,13 @@ export function chainsText(table: string, hook: Hook, instance: Instance): strin
     `flush chain ${t} ${names.reply}`,
     `flush chain ${t} ${names.tcp}`,
   ];
-  if (hook === 'output') {
-    // dnsgate's own upstream traffic leaves the pod from these source ports; see source-ports.ts.
-    const own = `meta l4proto { udp, tcp } th sport ${UPSTREAM_SOURCE_PORTS.first}-${UPSTREAM_SOURCE_PORTS.last} return`;
-    lines.push(`add rule ${t} ${names.capture} ${own}`, `add rule ${t} ${names.tcp} ${own}`);
-  }
+  // In the pod's netns, dnsgate's own upstream traffic leaves from these source ports (see
+  // source-ports.ts). On the node, what comes in over loopback was sent by the node itself,
+  // never by a pod: dnsgate's own upstream queries come back in there when a Service's
+  // endpoint is an address of the node (CoreDNS on the host network), and are not taken over.
+  const own =
+    hook === 'output' ? `meta l4proto { udp, tcp } th sport ${UPSTREAM_SOURCE_PORTS.first}-${UPSTREAM_SOURCE_PORTS.last} return` : 'iif "lo" return';
+  lines.push(`add rule ${t} ${names.capture} ${own}`, `add rule ${t} ${names.tcp} ${own}`);
   for (const family of FAMILIES) {
     const ip = ipKeyword(family);
     const udp = instance.udp[family];
@@ -141,8 +174,8 @@ export function chainsText(table: string, hook: Hook, instance: Instance): strin
     // Replies of every live instance, the owner's and its predecessor's late ones alike.
     lines.push(
       `add rule ${t} ${names.reply} ${ip} saddr . udp sport @${INTERCEPT_PREFIX}instances${family} ` +
-        `${ip} saddr set udp dport . ${ip} daddr map @${INTERCEPT_PREFIX}flow_addr${family} ` +
-        `udp sport set udp dport . ${ip} daddr map @${INTERCEPT_PREFIX}flow_port${family} notrack`,
+        `${ip} saddr set ${FLOWS[family].client.reply} map @${FLOWS[family].addr} ` +
+        `udp sport set ${FLOWS[family].client.reply} map @${FLOWS[family].port} notrack`,
     );
   }
   return `${lines.join('\n')}\n`;

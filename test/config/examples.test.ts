@@ -85,3 +85,42 @@ test('the node-local DaemonSet intercepts kube-dns and can surge: maxSurge 1, no
   for (const probe of ['startupProbe', 'readinessProbe'] as const) assert.ok(container[probe].exec, `${probe} must not ask the predecessor's admin port`);
   assert.ok(container.resources.requests.memory && container.resources.limits.memory);
 });
+
+test('the sidecar is native and ready before the app, and knows its pod from the downward API', () => {
+  interface Container {
+    name: string;
+    restartPolicy?: string;
+    args?: string[];
+    env?: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+    startupProbe?: { exec?: { command: string[] } };
+    securityContext?: { capabilities?: { add?: string[] } };
+  }
+  interface Manifest {
+    kind: string;
+    data?: Record<string, string>;
+    spec: { initContainers: Container[]; containers: Container[] };
+  }
+  const docs = parseAllDocuments(readFileSync(join(root, 'docker/k8s/sidecar.yaml'), 'utf8')).map((doc) => doc.toJSON() as Manifest);
+  const configPath = join(dir, 'sidecar-manifest-config.yaml');
+  writeFileSync(configPath, docs.find((doc) => doc.kind === 'ConfigMap')?.data?.['config.yaml'] ?? '');
+  const config = resolveConfig({}, loadConfigFile(configPath));
+  assert.deepEqual(config.intercept.map((spec) => (spec.kind === 'address' ? spec.endpoint.host : spec.name)), ['10.96.0.10']);
+  assert.equal(config.nftHook, 'output');
+
+  const pod = docs.find((doc) => doc.kind === 'Pod') as Manifest;
+  const names = pod.spec.initContainers.map((container) => container.name);
+  assert.deepEqual(names, ['identity', 'dnsgate'], 'the identity is written before dnsgate starts');
+  const sidecar = pod.spec.initContainers[1];
+  assert.equal(sidecar.restartPolicy, 'Always', 'a native sidecar: the app starts once its startup probe passes');
+  assert.deepEqual(sidecar.startupProbe?.exec?.command, ['test', '-e', config.readyFile], 'the probe waits for the file dnsgate writes once intercepting');
+  assert.deepEqual(sidecar.args?.slice(-2), ['--local-pod', '$(POD_NAMESPACE)/$(POD_NAME)']);
+  const fieldRefs = Object.fromEntries((sidecar.env ?? []).map((variable) => [variable.name, variable.valueFrom?.fieldRef?.fieldPath]));
+  assert.deepEqual(fieldRefs, { POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace' });
+  assert.ok(sidecar.securityContext?.capabilities?.add?.includes('NET_ADMIN'));
+  assert.deepEqual(pod.spec.containers.map((container) => container.name), ['app'], 'the app itself is unchanged');
+
+  const shipped = resolveConfig({}, loadConfigFile(join(root, 'config/sidecar.yaml')));
+  assert.equal(shipped.localPod, 'shop/web', 'config/sidecar.yaml names its pod, so it learns');
+  assert.equal(shipped.nftHook, 'output');
+  assert.ok(shipped.intercept.length > 0);
+});

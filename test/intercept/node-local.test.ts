@@ -1,16 +1,18 @@
 /**
  * Node-local interception against real nftables, in namespaces of its own (node.ts):
  * pods keep `nameserver 10.96.0.10` and kube-proxy's DNAT, dnsgate runs on the node
- * with `--intercept 10.96.0.10`, and nothing in the pods changes.
+ * with `--intercept 10.96.0.10 --intercept fd00:10:96::a` (the node is dual-stack), and
+ * nothing in the pods changes.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dig } from '../helpers/dig.js';
 import { type DnsgateProcess, waitFor } from '../helpers/dnsgate.js';
 import { missing } from '../helpers/env.js';
 import { freePort } from '../helpers/net.js';
 import type { PodNetwork } from '../dataplane/topology.js';
-import { KubeNode, SERVICE_IP, TABLE } from './node.js';
+import { KubeNode, SERVICE_IP, SERVICE_IP6, TABLE } from './node.js';
 
 const skip = missing('nft', 'ip', 'knotd', 'unbound', 'dig', 'getent', 'musl-gcc');
 let node: KubeNode;
@@ -33,9 +35,11 @@ after(async () => {
   await node?.delete();
 });
 
-const queriesSeen = async (): Promise<number> => {
+/** Answers dnsgate sent, over `transport` or both. */
+const queriesSeen = async (transport?: 'udp' | 'tcp'): Promise<number> => {
   const metrics = (await node.topology.node.get(`http://127.0.0.1:${adminPort}/metrics`))?.body ?? '';
-  return [...metrics.matchAll(/^dnsgate_queries_total\{[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+  const series = [...metrics.matchAll(/^dnsgate_queries_total\{([^}]*)\} (\d+)/gm)].filter(([, labels]) => transport === undefined || labels.includes(`transport="${transport}"`));
+  return series.reduce((sum, match) => sum + Number(match[2]), 0);
 };
 
 const digService = (pod: PodNetwork, name: string, tcp = false) => dig(name, { server: SERVICE_IP, port: 53, place: pod.namespace, tcp, timeout: 2 });
@@ -67,6 +71,30 @@ test('dig +tcp to the Service IP is intercepted and teaches', { skip }, async ()
   assert.deepEqual(answer.answers.map((record) => record.data), ['203.0.113.50']);
   assert.match(answer.output, /SERVER: 10\.96\.0\.10#53\(10\.96\.0\.10\) \(TCP\)/, 'the answer comes from the address asked');
   assert.equal(await webA.agent.connects('203.0.113.50', 443), true);
+});
+
+test('IPv6: a glibc lookup over UDP and dig +tcp to the IPv6 Service are intercepted, answered from the Service address, and teach', { skip }, async () => {
+  const resolvConf = `/etc/netns/${webA.namespace.name}/resolv.conf`;
+  const kubelet = readFileSync(resolvConf, 'utf8');
+  const [udpBefore, tcpBefore] = [await queriesSeen('udp'), await queriesSeen('tcp')];
+  try {
+    writeFileSync(resolvConf, kubelet.replace(`nameserver ${SERVICE_IP}`, `nameserver ${SERVICE_IP6}`));
+    assert.deepEqual(await node.lookup(webA, 'n35.allowed.world', 'glibc'), ['203.0.113.35']);
+  } finally {
+    writeFileSync(resolvConf, kubelet);
+  }
+  assert.ok((await queriesSeen('udp')) > udpBefore, 'dnsgate answered the lookup over UDP');
+  assert.equal(await webA.agent.connects('203.0.113.35', 443), true, 'the pod, known by its IPv6 address, learnt');
+
+  const tcp = await dig('n36.allowed.world', { server: SERVICE_IP6, port: 53, place: webA.namespace, tcp: true });
+  assert.deepEqual(tcp.answers.map((record) => record.data), ['203.0.113.36']);
+  assert.match(tcp.output, /SERVER: fd00:10:96::a#53\(fd00:10:96::a\) \(TCP\)/, 'the answer comes from the address asked');
+  assert.equal(await queriesSeen('tcp'), tcpBefore + 1, 'dnsgate answered it over TCP');
+  assert.equal(await webA.agent.connects('203.0.113.36', 443), true);
+  // CoreDNS's IPv6 address would answer with the name's address; dnsgate refuses it.
+  const denied = await dig('nope.denied.world', { server: SERVICE_IP6, port: 53, place: webA.namespace });
+  assert.equal(denied.status, 'REFUSED');
+  assert.match(denied.output, /SERVER: fd00:10:96::a#53\(fd00:10:96::a\) \(UDP\)/);
 });
 
 test('an unselected pod is untouched: its DNS works and nothing blocks it', { skip }, async () => {

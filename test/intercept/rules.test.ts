@@ -53,6 +53,7 @@ test('node-local text: capture before routing, TCP NAT before kube-proxy, replie
   assert.match(text, /ip6 daddr set fd00::1 udp dport set 5353 notrack/);
   assert.match(text, /dnat ip6 to \[fd00::1\]:5353/);
   assert.doesNotMatch(text, /th sport 61000-65535 return/, 'on the node, dnsgate\'s own queries never pass prerouting');
+  assert.match(text, /add rule inet dnsgate intercept_capture_forward iif "lo" return/, 'but for those to an endpoint on the node, which come in over loopback');
   const sidecar = chainsText('dnsgate', 'output', instance(5354));
   assert.match(sidecar, /intercept_capture_output \{ type route hook output priority raw;/);
   assert.match(sidecar, /add rule inet dnsgate intercept_capture_output meta l4proto \{ udp, tcp \} th sport 61000-65535 return/);

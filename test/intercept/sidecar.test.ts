@@ -14,7 +14,7 @@ import { spawnDnsgate, waitFor, type DnsgateProcess } from '../helpers/dnsgate.j
 import { startUnbound, type DnsServer } from '../helpers/dns-servers.js';
 import { missing } from '../helpers/env.js';
 import type { PodNetwork } from '../dataplane/topology.js';
-import { KubeNode, SERVICE_IP } from './node.js';
+import { KubeNode, SERVICE_IP, TABLE } from './node.js';
 
 const skip = missing('nft', 'ip', 'knotd', 'unbound', 'dig', 'getent', 'musl-gcc');
 const ADMIN = '127.0.0.1:9254';
@@ -83,4 +83,23 @@ test('a direct query from the app to another DNS server is blocked by the pod\'s
   assert.equal(direct.timedOut, true);
   const unenforced = await dig('www.example.com', { server: OTHER_DNS, port: 53, place: other.namespace, timeout: 2 });
   assert.deepEqual(unenforced.answers.map((record) => record.data), ['192.0.2.10'], 'the server answers pods no policy selects');
+});
+
+test('after kill -9 the pod resolves through the Service IP directly once the lease runs out, and enforcement stays', { skip }, async () => {
+  dnsgate.child.kill('SIGKILL');
+  await dnsgate.exited;
+  const killed = Date.now();
+  // The pod's policy allows DNS only to the kube-dns pod, whose address its netns never
+  // sees: without dnsgate, its DNS to the Service IP must still go out.
+  await waitFor(async () => (await dig('n3.allowed.world', { server: SERVICE_IP, port: 53, place: webA.namespace, timeout: 1 })).answers.length > 0, 10_000, 'DNS through the Service IP without dnsgate');
+  assert.ok(Date.now() - killed <= 10_000);
+  const [nft, nftArgs] = webA.namespace.command('nft', ['list', 'set', 'inet', TABLE, 'intercept_targets4']);
+  assert.doesNotMatch(execFileSync(nft, nftArgs, { encoding: 'utf8' }), /10\.96\.0\.10/, 'the lease ran out: nothing is intercepted');
+  const tcp = await dig('n4.allowed.world', { server: SERVICE_IP, port: 53, tcp: true, place: webA.namespace });
+  assert.deepEqual(tcp.answers.map((record) => record.data), ['203.0.113.4'], 'TCP too');
+  assert.deepEqual(await node.lookup(webA, 'n5.allowed.world', 'musl'), ['203.0.113.5'], 'resolvers work without dnsgate');
+  assert.equal(await webA.agent.connects('203.0.113.5', 443, 500), false, 'an IP resolved without dnsgate stays blocked');
+  assert.equal(await webA.agent.connects('203.0.113.1', 443), true, 'what was learnt stays allowed');
+  const direct = await dig('www.example.com', { server: OTHER_DNS, port: 53, place: webA.namespace, timeout: 1 });
+  assert.equal(direct.timedOut, true, 'DNS to any other server stays blocked');
 });

@@ -49,6 +49,16 @@ export interface RulesetOptions {
    * may allow DNS only to kube-dns pods, an address the pod's netns never sees).
    */
   ownUpstreams?: readonly { host: string; port: number }[];
+  /**
+   * Output hook only: the `--intercept` targets, from any source port. While dnsgate
+   * runs, the pod's DNS to them is captured before this table sees it; once dnsgate is
+   * gone and the interception lease has run out, that DNS goes to them directly, and
+   * the pod's policy (which may allow DNS only to kube-dns pods, whose addresses its
+   * netns never sees) must not drop it, or the pod would have no DNS at all. Not the
+   * `intercept_targets` sets: they are empty exactly then. What the pod resolves that
+   * way teaches nothing, so the addresses it gets stay blocked.
+   */
+  interceptTargets?: readonly { host: string; port: number }[];
 }
 
 /** Shadow chains of the staged view are named with this prefix; counters elsewhere are audit counters. */
@@ -204,13 +214,14 @@ function verdict(rule: PolicyRule, audit: boolean): string {
   }
 }
 
-function ownUpstreamLines(upstreams: readonly { host: string; port: number }[]): string[] {
+/** Accepts UDP and TCP from `sourcePorts` (any when undefined) to each server's address and port. */
+function dnsServerLines(servers: readonly { host: string; port: number }[], sourcePorts: string | undefined, comment: string): string[] {
   const lines: string[] = [];
-  const ports = `${UPSTREAM_SOURCE_PORTS.first}-${UPSTREAM_SOURCE_PORTS.last}`;
+  const from = sourcePorts === undefined ? '' : ` th sport ${sourcePorts}`;
   for (const family of [4, 6] as const) {
-    const keys = upstreams.filter((upstream) => ipFamily(upstream.host) === family).map((upstream) => `${upstream.host} . ${upstream.port}`);
+    const keys = servers.filter((server) => ipFamily(server.host) === family).map((server) => `${server.host} . ${server.port}`);
     if (keys.length === 0) continue;
-    lines.push(`meta l4proto { udp, tcp } th sport ${ports} ${family === 4 ? 'ip' : 'ip6'} daddr . th dport { ${keys.join(', ')} } accept comment "dnsgate upstream"`);
+    lines.push(`meta l4proto { udp, tcp }${from} ${family === 4 ? 'ip' : 'ip6'} daddr . th dport { ${keys.join(', ')} } accept comment ${quoted(comment)}`);
   }
   return lines;
 }
@@ -360,7 +371,14 @@ export function compileRuleset(engine: PolicyEngine, options: RulesetOptions): R
     // In the pod's own namespace, traffic to itself is not egress.
     // Captured DNS rerouted to dnsgate's listener still reports the device it was first
     // routed to: its new, local destination says it stays in the pod.
-    ...(options.hook === 'output' ? ['oifname "lo" accept', 'fib daddr type local accept', ...ownUpstreamLines(options.ownUpstreams ?? [])] : []),
+    ...(options.hook === 'output'
+      ? [
+          'oifname "lo" accept',
+          'fib daddr type local accept',
+          ...dnsServerLines(options.ownUpstreams ?? [], `${UPSTREAM_SOURCE_PORTS.first}-${UPSTREAM_SOURCE_PORTS.last}`, 'dnsgate upstream'),
+          ...dnsServerLines(options.interceptTargets ?? [], undefined, 'dnsgate intercept target'),
+        ]
+      : []),
     'ct state established,related accept',
     ...(staged === undefined ? [] : ['ip saddr vmap @staged_v4', 'ip6 saddr vmap @staged_v6']),
     'ip saddr vmap @enforced_v4',
