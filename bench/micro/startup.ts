@@ -23,8 +23,8 @@ import { metricSum, parseMetrics } from '../../test/helpers/wire.js';
 import { shippedNodeFlags } from '../node-flags.js';
 import type { Figure } from './measure.js';
 
-export const STARTUP_EMPTY_TABLE = 'start to ready, 100k learnt entries, empty table';
-export const STARTUP_AFTER_KILL = 'start to ready, 100k learnt entries, after kill -9';
+const STARTUP_EMPTY_TABLE = 'start to ready, 100k learnt entries, empty table';
+const STARTUP_AFTER_KILL = 'start to ready, 100k learnt entries, after kill -9';
 
 const PODS = 100;
 const NAMES_PER_POD = 1000;

@@ -15,6 +15,7 @@
  * it keeps changing until the predecessor has drained.
  */
 import type { IdentitySnapshot } from '../identity/snapshot.js';
+import { errorText } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { StateFile } from './state-file.js';
 
@@ -51,7 +52,10 @@ export class StateHandover {
   begin(predecessor: boolean): void {
     if (!predecessor) return this.parts.complete();
     this.waiting = true;
-    this.timer = setInterval(() => (this.polling = this.polling.then(() => this.poll())), POLL_MS);
+    this.timer = setInterval(() => {
+      // A failed poll is said and the next one tries again: nothing here may stop the process.
+      this.polling = this.polling.then(() => this.poll()).catch((error: unknown) => this.parts.logger.error(`merging the predecessor's final save: ${errorText(error)}`));
+    }, POLL_MS);
     this.timer.unref();
   }
 

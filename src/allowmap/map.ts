@@ -347,6 +347,8 @@ export class AllowedMap {
     const domains = entry.domains.size > max ? new Set([...entry.domains].slice(-max)) : entry.domains;
     const existing = this.entries.get(key);
     if (existing === undefined) {
+      // A merged final save adds to what the map holds: the cap holds for the sum.
+      if (this.entries.size >= this.options.maxEntries) this.evictSoonest();
       const restored: AllowedEntry = { ...entry, domains, programmedUntil: 0, version: 0, heapIndex: -1 };
       this.entries.set(key, restored);
       this.heap.push(restored);

@@ -9,8 +9,10 @@
  * writes its final save beside it, to HANDOVER_SUFFIX, which only the successor reads
  * (merging it into what it holds) and removes: neither overwrites the other's state.
  */
+import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Pod } from '../identity/pod.js';
 import type { IdentitySnapshot } from '../identity/snapshot.js';
 import type { AllowedEntry, EntryClient } from './entry.js';
@@ -24,8 +26,13 @@ const FORMAT = 'dnsgate-allowed-map';
 const EPOCH = 2;
 /** Entries with less left than this are not worth restoring. */
 const MIN_REMAINING_MS = 1000;
+/**
+ * Restored entries between two turns of the event loop: a predecessor's final save is
+ * merged while this process answers the node's DNS.
+ */
+const RESTORED_PER_TURN = 2000;
 /** The final save of a process a successor replaced: `--state-file` plus this. */
-export const HANDOVER_SUFFIX = '.handover';
+const HANDOVER_SUFFIX = '.handover';
 
 interface StoredEntry {
   client: EntryClient | null;
@@ -53,7 +60,9 @@ export async function saveState(path: string, map: AllowedMap, mappings: Retaine
   const saved: Record<string, SavedName[]> = {};
   for (const key of mappings.clientKeys()) saved[key] = mappings.save(key, now);
   const state: StoredState = { format: FORMAT, epoch: EPOCH, scope, savedAt: new Date(now).toISOString(), entries, mappings: saved };
-  const temp = `${path}.tmp-${process.pid}`;
+  // Not the PID alone: during an upgrade two processes save beside each other, and in
+  // their containers both are PID 1.
+  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const file = await open(temp, 'w', 0o600);
   try {
     await file.writeFile(JSON.stringify(state));
@@ -74,6 +83,8 @@ export interface RestoreResult {
   restored: number;
   /** Set when there was no file. */
   missing?: true;
+  /** Set when the file is there but could not be read now: it is left for another try. */
+  unreadable?: true;
   /** Set when the file was unusable: the one line saying why. */
   problem?: string;
 }
@@ -110,6 +121,7 @@ export async function restoreState(
   // What is restored is let go at once: the parsed file takes as much memory as the map it fills.
   const entries: (StoredEntry | null)[] = state.entries;
   for (let i = 0; i < entries.length; i++) {
+    if (i % RESTORED_PER_TURN === RESTORED_PER_TURN - 1) await nextTurn();
     const stored = entries[i];
     entries[i] = null;
     if (!isStoredEntry(stored) || stored.expiresAt - now <= MIN_REMAINING_MS) continue;
@@ -132,6 +144,7 @@ export async function restoreState(
     restored++;
   }
   for (const [key, names] of Object.entries(state.mappings)) {
+    await nextTurn();
     if (!podsByKey.has(key) || !Array.isArray(names)) continue;
     mappings.restore(key, laterThanKept(names.filter(isSavedName), mappings.save(key, now)), now);
     names.length = 0;
@@ -147,7 +160,7 @@ async function readState(path: string): Promise<{ state: StoredState } | Restore
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { restored: 0, missing: true };
-    if (code !== undefined) return { restored: 0, problem: `${path}: cannot read state file (${code}), starting empty` };
+    if (code !== undefined) return { restored: 0, unreadable: true, problem: `${path}: cannot read state file (${code})` };
     return { restored: 0, problem: `${path}: state file is not JSON, ignored` };
   }
   if (state?.format !== FORMAT) return { restored: 0, problem: `${path}: not a dnsgate state file, ignored` };
@@ -248,7 +261,7 @@ export class StateFile {
   async restore(identities: IdentitySnapshot): Promise<void> {
     const restoring = (async () => {
       const result = await restoreState(this.path, this.map, this.mappings, this.scope, identities);
-      if (result.problem) this.logger.error(result.problem);
+      if (result.problem) this.logger.error(result.unreadable ? `${result.problem}, starting empty` : result.problem);
       else if (result.restored > 0) this.logger.info(`restored ${result.restored} allowed entries from ${this.path}`);
     })();
     // A periodic save while a large file is restored would write part of the map over it.
@@ -265,10 +278,15 @@ export class StateFile {
   async mergeHandover(identities: IdentitySnapshot): Promise<boolean> {
     const result = await restoreState(this.handoverPath, this.map, this.mappings, this.scope, identities);
     if (result.missing) return false;
+    if (result.unreadable) {
+      // Perhaps for a moment (a full disk, a permission being fixed): the file is kept for the next try.
+      this.logger.error(`${result.problem}; kept for another try`);
+      return false;
+    }
     if (result.problem) this.logger.error(result.problem);
     else this.logger.info(`merged ${result.restored} allowed entries of the predecessor's final save`);
     await this.save();
-    await rm(this.handoverPath, { force: true });
+    await rm(this.handoverPath, { force: true }).catch((error: unknown) => this.logger.error(`${this.handoverPath}: merged but not removed (${errorText(error)}); it is merged again at the next start`));
     return true;
   }
 

@@ -125,6 +125,17 @@ test('the entry cap evicts the entry that expires soonest', () => {
   assert.deepEqual(evicted, [['entry-cap', '192.0.2.2']]);
 });
 
+test("the entry cap holds for restored entries too: a predecessor's merged save cannot grow the map past it", () => {
+  const { map, evicted, now } = setup({ maxEntries: 2 });
+  map.learn(POD_A, address('192.0.2.1', 100));
+  map.learn(POD_A, address('192.0.2.2', 10));
+  const restored = (ip: string, lifetimeMs: number) => ({ client: POD_A, ip, family: 4 as const, domains: new Set(['a.example.com']), rules: ['default|p|allow|0'], expiresAt: now() + lifetimeMs });
+  map.restore(restored('192.0.2.3', 50_000));
+  map.restore(restored('192.0.2.1', 200_000));
+  assert.deepEqual(entries(map).map((e) => e.ip).sort(), ['192.0.2.1', '192.0.2.3']);
+  assert.deepEqual(evicted, [['entry-cap', '192.0.2.2']], 'a known entry is merged, not counted again');
+});
+
 test('retainRules drops vanished rules and entries left with none', () => {
   const { map } = setup();
   map.learn(POD_A, address('192.0.2.1', 60, 'a.example.com', ['r1', 'r2']));

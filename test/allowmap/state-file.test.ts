@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AllowedMap } from '../../src/allowmap/map.js';
@@ -156,4 +156,31 @@ test("a predecessor's final save merges: new entries join, known ones keep the l
   assert.ok(!existsSync(`${path}.handover`));
   assert.equal(await stateFile.mergeHandover(identities), false, 'merged once');
   assert.deepEqual(lines, ["merged 3 allowed entries of the predecessor's final save"]);
+});
+
+test("a predecessor's final save that cannot be read now is kept for the next try, and the merge does not throw", async () => {
+  const path = join(dir, 'unreadable.json');
+  // A directory where the file should be: reading it fails with EISDIR, as a passing I/O error would.
+  mkdirSync(`${path}.handover`);
+  const lines: string[] = [];
+  const logger = { info: (line: string) => lines.push(line), error: (line: string) => lines.push(line) };
+  const stateFile = new StateFile(path, newMap(() => Date.now()), newMappings(), 'pod', logger);
+  assert.equal(await stateFile.mergeHandover(identities), false, 'not merged');
+  assert.ok(existsSync(`${path}.handover`), 'left for another try');
+  assert.ok(!existsSync(path), 'and nothing saved in its name');
+  assert.match(lines.join('\n'), /cannot read state file \(EISDIR\); kept for another try/);
+});
+
+test('two saves side by side, as a predecessor and its successor make during an upgrade, each land whole', async () => {
+  const path = join(dir, 'side-by-side.json');
+  const now = Date.now();
+  const client = { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom: '10.0.0.1' };
+  const maps = [1, 2].map((n) => {
+    const map = newMap(() => now);
+    for (let i = 0; i < 2000; i++) map.learn(client, { ip: `192.0.${n}.${i % 250}`, family: 4, lifetimeMs: 60_000 + i, domain: `n${n}-${i}.example.com`, rules: ['r1'] });
+    return map;
+  });
+  await Promise.all(maps.map((map) => saveState(path, map, newMappings(), 'pod', now)));
+  const saved = JSON.parse(readFileSync(path, 'utf8')) as { entries: unknown[] };
+  assert.ok(saved.entries.length > 0, 'one of the two, whole');
 });
