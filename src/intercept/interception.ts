@@ -8,7 +8,7 @@ import { networkInterfaces } from 'node:os';
 import type { InterceptMetrics } from '../admin/metrics.js';
 import { ConfigError } from '../util/errors.js';
 import type { KubeClient } from '../kube/client.js';
-import type { Endpoint } from '../net/address.js';
+import type { BoundListener } from '../listen/listeners.js';
 import type { UpstreamSpec } from '../upstream/spec.js';
 import type { Logger } from '../util/logger.js';
 import { Interceptor } from './interceptor.js';
@@ -19,12 +19,6 @@ export interface InterceptionConfig {
   intercept: UpstreamSpec[];
   nftTable: string;
   nftHook: Hook;
-}
-
-/** A bound listener: its address and the port it got (which differs from --listen during a handover). */
-export interface BoundListener {
-  endpoint: Endpoint;
-  port: number;
 }
 
 /** NodeLocal DNSCache's link-local address and interface, as its manifests set them up. */

@@ -15,8 +15,8 @@ import { UdpListener } from './udp.js';
 
 export type ListenConfig = Pick<Config, 'listen' | 'tcpIdleTimeout' | 'tcpMaxConnections' | 'intercept'>;
 
-/** A listener and the port it took, which differs from its endpoint's when that was taken. */
-export interface BoundPort {
+/** A listener and the port it took, which differs from its endpoint's when that was taken (a predecessor holds it during a handover). */
+export interface BoundListener {
   endpoint: Endpoint;
   port: number;
 }
@@ -66,7 +66,7 @@ export class Listeners {
   }
 
   /** Where the UDP and the TCP listeners took their ports, for interception. */
-  get bound(): { udp: BoundPort[]; tcp: BoundPort[] } {
+  get bound(): { udp: BoundListener[]; tcp: BoundListener[] } {
     const ports = (listeners: readonly (UdpListener | TcpListener)[]) => listeners.map((listener) => ({ endpoint: listener.endpoint, port: listener.port }));
     return { udp: ports(this.udp), tcp: ports(this.tcp) };
   }
