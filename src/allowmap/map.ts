@@ -146,12 +146,7 @@ export class AllowedMap {
       }
       const newDomain = !entry.domains.has(address.domain);
       if (newDomain) this.addDomain(entry, address.domain);
-      for (const rule of address.rules) {
-        if (!entry.rules.includes(rule)) {
-          entry.rules.push(rule);
-          changed = true;
-        }
-      }
+      if (addRules(entry, address.rules)) changed = true;
       if (changed) entry.programmedUntil = 0;
       if (expiresAt >= entry.expiresAt + EXTENSION_STEP_MS) {
         entry.expiresAt = expiresAt;
@@ -356,13 +351,7 @@ export class AllowedMap {
       this.markDirty(restored);
       return;
     }
-    let changed = false;
-    for (const rule of entry.rules) {
-      if (!existing.rules.includes(rule)) {
-        existing.rules.push(rule);
-        changed = true;
-      }
-    }
+    let changed = addRules(existing, entry.rules);
     if (entry.expiresAt > existing.expiresAt) {
       existing.expiresAt = entry.expiresAt;
       this.heap.update(existing);
@@ -378,6 +367,18 @@ export class AllowedMap {
     existing.programmedUntil = 0;
     this.markDirty(existing);
   }
+}
+
+/** Adds the rules `entry` lacks; whether there were any. */
+function addRules(entry: AllowedEntry, rules: readonly string[]): boolean {
+  let added = false;
+  for (const rule of rules) {
+    if (!entry.rules.includes(rule)) {
+      entry.rules.push(rule);
+      added = true;
+    }
+  }
+  return added;
 }
 
 function sameIps(a: readonly string[], b: readonly string[]): boolean {
