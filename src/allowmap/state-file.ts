@@ -108,7 +108,7 @@ export async function restoreState(
     return { restored: 0, problem: `${path}: saved with --scope ${state.scope}, now ${scope}; ignored` };
   }
   const podsByKey = new Map(identities.pods.map((pod) => [pod.key, pod]));
-  // One client object per pod and address asked from, shared by its entries, as learning shares it.
+  // One client object per pod and address asked from, shared by its entries: a large restore holds one per pod, not one per entry.
   const clients = new Map<string, EntryClient>();
   const clientOf = (pod: Pod, queriedFrom: string): EntryClient => {
     const from = pod.ips.includes(queriedFrom) ? queriedFrom : pod.ips[0];
