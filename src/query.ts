@@ -29,6 +29,8 @@ export class Query implements Deadline {
   triedUpstreams = 0;
   upstreamIndex = -1;
   upstreamId = -1;
+  /** The UDP socket the query left from: a reply is accepted only there. */
+  upstreamSocket: object | undefined = undefined;
   /** performance.now() after which the query is answered SERVFAIL. */
   deadline = 0;
   sentAt = 0;

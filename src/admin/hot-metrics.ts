@@ -4,7 +4,7 @@
  * series is a slot in a typed array bound once, and the registry reads the slots at
  * scrape time through prom-client's metric interface.
  */
-import type { Registry } from 'prom-client';
+import type { Registry } from './prom.js';
 
 type Labels = Record<string, string>;
 

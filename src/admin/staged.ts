@@ -3,7 +3,7 @@
  * policies with the packets each of their rules would have decided, and what `--audit`
  * would have dropped, from the dataplane's counters.
  */
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from './prom.js';
 import type { RuleCounts } from '../dataplane/dataplane.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { StagedAction, StagedKind } from '../policy/model.js';

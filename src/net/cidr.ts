@@ -4,7 +4,6 @@
  * strings on every call (tens of µs), and the logs ask it for every record they write.
  */
 import { IPv6CidrRange } from 'ip-num';
-import { LRUCache } from 'lru-cache';
 import { isIP } from 'node:net';
 
 export interface Cidr {
@@ -82,16 +81,14 @@ function ipv6Value(ip: string): bigint {
   return value;
 }
 
-const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((text) => parseCidr(text) as Cidr);
-/** Clients and servers are few and asked about for every log record. */
-const privateByIp = new LRUCache<string, boolean>({ max: 10_000 });
-
-/** IPv4 RFC 1918: the DNS logs' `pvt`, as opposed to `pub`. Felix calls every IPv6 address, ULA included, `pub`. */
+/**
+ * IPv4 RFC 1918 (10/8, 172.16/12, 192.168/16): the DNS logs' `pvt`, as opposed to `pub`.
+ * Felix calls every IPv6 address, ULA included, `pub`.
+ */
 export function isPrivateIp(ip: string): boolean {
-  let isPrivate = privateByIp.get(ip);
-  if (isPrivate === undefined) {
-    isPrivate = PRIVATE_RANGES.some((range) => range.contains(ip));
-    privateByIp.set(ip, isPrivate);
-  }
-  return isPrivate;
+  const value = ipv4Value(ip);
+  if (value === undefined) return false;
+  const first = value >>> 24;
+  const second = (value >>> 16) & 255;
+  return first === 10 || (first === 172 && second >= 16 && second <= 31) || (first === 192 && second === 168);
 }
