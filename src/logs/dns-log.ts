@@ -80,7 +80,7 @@ export class DnsLog implements AnswerLog {
     this.flushing = this.flushing.then(async () => {
       try {
         const lines = await renderWindow(window, context);
-        if (lines.text.length > 0) for (const sink of this.sinks) sink.push(lines);
+        if (lines.chunks.length > 0) for (const sink of this.sinks) sink.push(lines);
       } catch (error) {
         // One window lost, said so; the next ones still go out.
         this.logger.error(`DNS log: the window ending ${context.endTime} was lost: ${(error as Error).message}`);

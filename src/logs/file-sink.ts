@@ -25,12 +25,12 @@ export class RotatingFile implements LineTarget {
     this.path = join(dir, LOG_FILE_NAME);
   }
 
-  async write(chunk: string, bytes: number): Promise<void> {
+  async write(chunk: Buffer): Promise<void> {
     let handle = this.handle ?? (await this.open());
-    if (this.size > 0 && this.size + bytes > this.maxBytes) handle = await this.rotate(handle);
+    if (this.size > 0 && this.size + chunk.length > this.maxBytes) handle = await this.rotate(handle);
     try {
       await handle.appendFile(chunk);
-      this.size += bytes;
+      this.size += chunk.length;
     } catch (error) {
       await this.discard(handle);
       throw error;

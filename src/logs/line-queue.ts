@@ -11,36 +11,75 @@ import type { LogMetrics } from '../admin/metrics.js';
 
 /** Where lines end up: a file or a stream. */
 export interface LineTarget {
-  /** Appends `chunk`, whole lines of `bytes` bytes in all; on rejection none of them is kept. */
-  write(chunk: string, bytes: number): Promise<void>;
+  /** Appends `chunk`, whole lines; on rejection none of them is kept. */
+  write(chunk: Buffer): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface LineQueueLimits {
   /** Lines queued or being written, in bytes, beyond which new lines are dropped. */
   maxQueuedBytes: number;
-  /** Lines joined into one write, so that a file rotates close to its size limit. */
-  batchBytes: number;
 }
 
-const DEFAULT_LIMITS: LineQueueLimits = { maxQueuedBytes: 16 * 1024 * 1024, batchBytes: 64 * 1024 };
+const DEFAULT_LIMITS: LineQueueLimits = { maxQueuedBytes: 16 * 1024 * 1024 };
+/** One write to a sink: small enough that a file rotates close to its size limit. */
+export const CHUNK_BYTES = 64 * 1024;
+const NEWLINE = 0x0a;
 
 type Counter = { inc(value?: number): void };
 
 /**
- * Lines, each ending in a newline, with their sizes in bytes. The renderer measures
- * each line as it makes it: measuring flattens a line built by concatenation, a copy,
- * and a window of thousands of lines would do it all at once here, between two turns
- * of the event loop, in front of held answers.
+ * Lines as UTF-8, in chunks of whole lines, with the number of lines in each. A window
+ * of thousands of lines kept as strings until written would outlive young-generation
+ * collections and be collected again as old ones, in front of held answers; encoded
+ * as they are rendered, each line's string dies young and the bytes wait outside the
+ * JavaScript heap.
  */
 export interface Lines {
-  text: string[];
-  bytes: number[];
+  chunks: Buffer[];
+  lineCounts: number[];
+}
+
+/** Encodes lines into chunks of at most `chunkBytes` (a longer line gets a chunk of its own). */
+export class LineChunker {
+  private readonly lines: Lines = { chunks: [], lineCounts: [] };
+  private chunk: Buffer | undefined;
+  private used = 0;
+  private count = 0;
+
+  constructor(private readonly chunkBytes = CHUNK_BYTES) {}
+
+  /** Adds `line` (without its newline). */
+  add(line: string): void {
+    const bytes = Buffer.byteLength(line) + 1;
+    if (this.chunk !== undefined && this.used + bytes > this.chunk.length) this.seal();
+    // Outside Node's shared pool, so that a kept chunk keeps only itself.
+    this.chunk ??= Buffer.allocUnsafeSlow(Math.max(this.chunkBytes, bytes));
+    this.used += this.chunk.write(line, this.used);
+    this.chunk[this.used++] = NEWLINE;
+    this.count++;
+  }
+
+  /** The lines added, in order. */
+  finish(): Lines {
+    this.seal();
+    return this.lines;
+  }
+
+  private seal(): void {
+    if (this.chunk !== undefined && this.count > 0) {
+      this.lines.chunks.push(this.chunk.subarray(0, this.used));
+      this.lines.lineCounts.push(this.count);
+    }
+    this.chunk = undefined;
+    this.used = 0;
+    this.count = 0;
+  }
 }
 
 export class LineQueue {
-  private lines: string[] = [];
-  private sizes: number[] = [];
+  private chunks: Buffer[] = [];
+  private lineCounts: number[] = [];
   private head = 0;
   private queuedBytes = 0;
   private pumping: Promise<void> | undefined;
@@ -65,18 +104,18 @@ export class LineQueue {
     this.droppedShutdown = metrics.recordsDropped.labels(name, 'shutdown');
   }
 
-  /** Queues each line that fits, and starts writing. */
+  /** Queues each chunk that fits, and starts writing. */
   push(lines: Lines): void {
     let dropped = 0;
-    for (let i = 0; i < lines.text.length; i++) {
-      const bytes = lines.bytes[i];
-      if (this.queuedBytes + bytes > this.limits.maxQueuedBytes) {
-        dropped++;
+    for (let i = 0; i < lines.chunks.length; i++) {
+      const chunk = lines.chunks[i];
+      if (this.queuedBytes + chunk.length > this.limits.maxQueuedBytes) {
+        dropped += lines.lineCounts[i];
         continue;
       }
-      this.lines.push(lines.text[i]);
-      this.sizes.push(bytes);
-      this.queuedBytes += bytes;
+      this.chunks.push(chunk);
+      this.lineCounts.push(lines.lineCounts[i]);
+      this.queuedBytes += chunk.length;
     }
     if (dropped > 0) this.droppedFull.inc(dropped);
     this.pumping ??= this.pump();
@@ -97,44 +136,45 @@ export class LineQueue {
       await this.target.close();
       return;
     }
-    for (let i = this.head; i < this.lines.length; i++) this.queuedBytes -= this.sizes[i];
-    this.droppedShutdown.inc(this.lines.length - this.head);
-    this.lines = [];
-    this.sizes = [];
+    let dropped = 0;
+    for (let i = this.head; i < this.chunks.length; i++) {
+      this.queuedBytes -= this.chunks[i].length;
+      dropped += this.lineCounts[i];
+    }
+    this.droppedShutdown.inc(dropped);
+    this.chunks = [];
+    this.lineCounts = [];
     this.head = 0;
   }
 
   private async pump(): Promise<void> {
-    while (this.head < this.lines.length) {
-      const start = this.head;
-      let bytes = this.sizes[start];
-      let end = start + 1;
-      while (end < this.lines.length && bytes + this.sizes[end] <= this.limits.batchBytes) bytes += this.sizes[end++];
-      const chunk = this.lines.slice(start, end).join('');
-      this.head = end;
+    while (this.head < this.chunks.length) {
+      const chunk = this.chunks[this.head];
+      const lineCount = this.lineCounts[this.head];
+      this.head++;
       try {
-        await this.target.write(chunk, bytes);
-        this.written.inc(end - start);
+        await this.target.write(chunk);
+        this.written.inc(lineCount);
         this.recovered();
       } catch (error) {
-        this.droppedError.inc(end - start);
+        this.droppedError.inc(lineCount);
         this.failed(error);
       }
-      this.queuedBytes -= bytes;
+      this.queuedBytes -= chunk.length;
       this.compact();
     }
     this.pumping = undefined;
   }
 
-  /** Drops written lines from the arrays, in bulk so that each line is moved O(1) times. */
+  /** Drops written chunks from the arrays, in bulk so that each is moved O(1) times. */
   private compact(): void {
-    if (this.head === this.lines.length) {
-      this.lines = [];
-      this.sizes = [];
+    if (this.head === this.chunks.length) {
+      this.chunks = [];
+      this.lineCounts = [];
       this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.lines.length) {
-      this.lines.splice(0, this.head);
-      this.sizes.splice(0, this.head);
+    } else if (this.head > 1024 && this.head * 2 > this.chunks.length) {
+      this.chunks.splice(0, this.head);
+      this.lineCounts.splice(0, this.head);
       this.head = 0;
     }
   }

@@ -10,6 +10,15 @@ import { domainToUnicode } from 'node:url';
 
 /** gopacket's limit on pointer hops (`maxRecursionLevel`). */
 const MAX_POINTER_HOPS = 255;
+const DOT = 0x2e;
+
+/**
+ * Where a name's labels are joined, reused by every call (names are read one at a
+ * time, at the flush): a window renders tens of thousands of names, and a buffer per
+ * label and per name was most of what rendering allocated. Grows for the rare name
+ * that pointers make longer.
+ */
+let nameBytes = Buffer.allocUnsafe(512);
 
 export interface WireName {
   text: string;
@@ -23,7 +32,8 @@ export interface WireName {
  * would fail, which makes gopacket reject the whole packet.
  */
 export function wireName(msg: Uint8Array, offset: number, limit: number): WireName | undefined {
-  const labels: Uint8Array[] = [];
+  let length = 0;
+  let ascii = true;
   let end = -1;
   for (let hops = 1; ; hops++) {
     if (hops > MAX_POINTER_HOPS || offset >= limit) return undefined;
@@ -42,7 +52,13 @@ export function wireName(msg: Uint8Array, offset: number, limit: number): WireNa
       if ((b & 0xc0) !== 0) return undefined;
       const next = index + b + 1;
       if (next - start > 255 || next > limit) return undefined;
-      labels.push(msg.subarray(index + 1, next));
+      if (length + b + 1 > nameBytes.length) nameBytes = Buffer.concat([nameBytes.subarray(0, length), Buffer.allocUnsafe(nameBytes.length + 256)]);
+      if (length > 0) nameBytes[length++] = DOT;
+      for (let i = index + 1; i < next; i++) {
+        const byte = msg[i];
+        if (byte >= 0x80) ascii = false;
+        nameBytes[length++] = byte;
+      }
       index = next;
       if (index >= limit) return undefined;
     }
@@ -50,13 +66,7 @@ export function wireName(msg: Uint8Array, offset: number, limit: number): WireNa
     if (pointer < 0) break;
     offset = pointer;
   }
-  const dot = Buffer.from('.');
-  const parts: Uint8Array[] = [];
-  for (const label of labels) {
-    if (parts.length > 0) parts.push(dot);
-    parts.push(label);
-  }
-  return { text: goString(Buffer.concat(parts)), end };
+  return { text: ascii ? nameBytes.toString('latin1', 0, length) : goString(nameBytes.subarray(0, length)), end };
 }
 
 /** Bytes as Go's JSON encoder writes a string: each byte that is not part of valid UTF-8 becomes U+FFFD. */
@@ -93,7 +103,10 @@ function utf8SequenceLength(bytes: Uint8Array, i: number): number {
  * or trailing dots, runs of dots collapsed. For owner names and the question.
  */
 export function canonicalName(name: string): string {
-  return goLowercase(name).replace(/^\.+|\.+$/g, '').replace(/\.\.+/g, '.');
+  const lower = goLowercase(name);
+  // Names rarely have dots to drop; the replacements would each copy them.
+  if (!lower.startsWith('.') && !lower.endsWith('.') && !lower.includes('..')) return lower;
+  return lower.replace(/^\.+|\.+$/g, '').replace(/\.\.+/g, '.');
 }
 
 const NON_ASCII = /[\u0080-\uffff]/;

@@ -17,7 +17,7 @@ import { AggregationKind, clientFields, intersectLabels, serverFields, sortedLab
 import { canonicalName, unicodeName, wireName } from './names.js';
 import { qclassText, qtypeText } from './rdata.js';
 import type { DnsLogRecord, Labels, LogRrset, LogServer, UnloggedRecord } from './record.js';
-import type { Lines } from './line-queue.js';
+import { LineChunker, type Lines } from './line-queue.js';
 import { renderRrsets } from './rrsets.js';
 
 /**
@@ -26,12 +26,15 @@ import { renderRrsets } from './rrsets.js';
  */
 const SLICE_MS = 1;
 
-/** Yields to the event loop once a slice's time is used up. */
+/** When a slice's time is used up; checked without a promise, since most checks find it is not. */
 class Slicer {
   private sliceStart = performance.now();
 
-  async maybeYield(): Promise<void> {
-    if (performance.now() - this.sliceStart < SLICE_MS) return;
+  get due(): boolean {
+    return performance.now() - this.sliceStart >= SLICE_MS;
+  }
+
+  async nextSlice(): Promise<void> {
     await nextTurn();
     this.sliceStart = performance.now();
   }
@@ -69,24 +72,27 @@ interface ServerShare {
   count: number;
 }
 
-/** Every aggregate of one rendered key. */
+/** Every aggregate of one client with one rendered key. */
 interface Merged {
-  client: ClientFields;
   answer: RenderedAnswer;
   count: number;
   latencyMeanNs: number;
   latencyMaxNs: number;
   /** The labels every response's client had; null when labels are off. */
   labels: Labels | null;
-  /** By server IP. */
-  servers: Map<string, ServerShare>;
+  /** In the order they first answered; a record has few. */
+  servers: ServerShare[];
 }
 
-/** One line (with its newline) per record: the `log` records, then the `unlogged` one if any. */
+/**
+ * One line (with its newline) per record: the `log` records, then the `unlogged` one if
+ * any. A window can hold tens of thousands of aggregates; rendering one client's at a
+ * time, and each distinct answer once, keeps what it allocates small, since what
+ * outlives a young-generation collection is collected again, later and at more cost,
+ * in front of held answers.
+ */
 export async function renderWindow(window: Window, context: RenderContext): Promise<Lines> {
-  const merged = new Map<string, Merged>();
-  // Clients of a window mostly ask the same names: each answer is rendered once.
-  const answers = new Map<number, RenderedAnswer[]>();
+  const answers = new RenderedAnswers();
   const servers = new Map<UpstreamServer, LogServer>();
   const serverOf = (upstream: UpstreamServer): LogServer => {
     let server = servers.get(upstream);
@@ -97,57 +103,79 @@ export async function renderWindow(window: Window, context: RenderContext): Prom
     }
     return server;
   };
+  const shareOf = (into: Merged, upstream: UpstreamServer, count: number): void => {
+    const share = into.servers.find((candidate) => candidate.server.ip === upstream.endpoint.host);
+    if (share === undefined) into.servers.push({ server: serverOf(upstream), count });
+    else share.count += count;
+  };
+  const labels = new LabelsAsWritten();
 
+  const lines = new LineChunker();
   const slicer = new Slicer();
-  for (const [clientKey, client] of window.clients) {
+  for (const client of window.clients.values()) {
+    // Aggregates of one client whose rendered answers are equal are one record.
+    const merged = new Map<RenderedAnswer, Merged>();
     for (const [answerKey, first] of client.byKey) {
       for (let aggregate: Aggregate | undefined = first; aggregate !== undefined; aggregate = aggregate.next) {
-        await slicer.maybeYield();
-        const answer = renderedAnswer(answers, answerKey, aggregate);
-        // The client key string is equal exactly when the client fields are.
-        const key = `${clientKey}\n${answer.key}`;
-        const labels = context.includeLabels ? aggregateLabels(aggregate) : null;
-        let into = merged.get(key);
+        if (slicer.due) await slicer.nextSlice();
+        const answer = answers.of(answerKey, aggregate);
+        const aggregateLabels = context.includeLabels ? labelsOf(aggregate) : null;
+        let into = merged.get(answer);
         if (into === undefined) {
-          into = { client: clientFields(context.kind, client.ip, client.pod), answer, count: aggregate.count, latencyMeanNs: aggregate.latencyMeanNs, latencyMaxNs: aggregate.latencyMaxNs, labels, servers: new Map() };
-          merged.set(key, into);
+          into = { answer, count: aggregate.count, latencyMeanNs: aggregate.latencyMeanNs, latencyMaxNs: aggregate.latencyMaxNs, labels: aggregateLabels, servers: [] };
+          merged.set(answer, into);
         } else {
-          if (into.labels !== null && labels !== null) into.labels = intersectLabels(into.labels, labels);
+          if (into.labels !== null && aggregateLabels !== null) into.labels = intersectLabels(into.labels, aggregateLabels);
           into.latencyMeanNs = mergedMean(into.latencyMeanNs, into.count, aggregate.latencyMeanNs, aggregate.count);
           into.count += aggregate.count;
           into.latencyMaxNs = Math.max(into.latencyMaxNs, aggregate.latencyMaxNs);
         }
-        for (const [upstream, count] of upstreamsOf(aggregate)) {
-          const share = into.servers.get(upstream.endpoint.host);
-          if (share === undefined) into.servers.set(upstream.endpoint.host, { server: serverOf(upstream), count });
-          else share.count += count;
-        }
+        if (aggregate.upstream !== undefined) shareOf(into, aggregate.upstream, aggregate.upstreamCount);
+        if (aggregate.otherUpstreams !== undefined) for (const [upstream, count] of aggregate.otherUpstreams) shareOf(into, upstream, count);
       }
     }
-  }
-
-  const lines: Lines = { text: [], bytes: [] };
-  const add = (line: string): void => {
-    lines.text.push(line);
-    lines.bytes.push(Buffer.byteLength(line));
-  };
-  for (const entry of merged.values()) {
-    await slicer.maybeYield();
-    add(JSON.stringify(logRecord(entry, context)) + '\n');
+    const fields = clientFields(context.kind, client.ip, client.pod);
+    for (const entry of merged.values()) {
+      if (slicer.due) await slicer.nextSlice();
+      lines.add(JSON.stringify(logRecord(fields, entry, labels, context)));
+    }
   }
   if (window.unlogged > 0) {
     const unlogged: UnloggedRecord = { start_time: context.startTime, end_time: context.endTime, type: 'unlogged', count: window.unlogged };
-    add(JSON.stringify(unlogged) + '\n');
+    lines.add(JSON.stringify(unlogged));
   }
-  return lines;
+  return lines.finish();
 }
 
-/** The rendering of `aggregate`'s answer: one already made for an equal answer, or a new one. */
-function renderedAnswer(answers: Map<number, RenderedAnswer[]>, answerKey: number, aggregate: Aggregate): RenderedAnswer {
-  let candidates = answers.get(answerKey);
-  for (const candidate of candidates ?? []) {
-    if (candidate.aggregate.matches(aggregate.answer, aggregate.questionEnd, aggregate.rcode, aggregate.recordsHash, aggregate.walked)) return candidate;
+/**
+ * Each distinct answer of a window rendered once, however many clients got it; answers
+ * whose renderings have equal keys (names differing only in case, records in another
+ * order) share one rendering, so that their aggregates merge.
+ */
+class RenderedAnswers {
+  /** By the aggregator's answer key, the renderings of answers with that key. */
+  private readonly byAnswerKey = new Map<number, RenderedAnswer[]>();
+  private readonly byRenderedKey = new Map<string, RenderedAnswer>();
+
+  of(answerKey: number, aggregate: Aggregate): RenderedAnswer {
+    let candidates = this.byAnswerKey.get(answerKey);
+    if (candidates !== undefined) {
+      for (const candidate of candidates) {
+        if (candidate.aggregate.matches(aggregate.answer, aggregate.questionEnd, aggregate.rcode, aggregate.recordsHash, aggregate.walked)) return candidate;
+      }
+    } else {
+      this.byAnswerKey.set(answerKey, (candidates = []));
+    }
+    let rendered = renderAnswer(aggregate);
+    const equal = this.byRenderedKey.get(rendered.key);
+    if (equal === undefined) this.byRenderedKey.set(rendered.key, rendered);
+    else rendered = equal;
+    candidates.push(rendered);
+    return rendered;
   }
+}
+
+function renderAnswer(aggregate: Aggregate): RenderedAnswer {
   const { answer, questionEnd } = aggregate;
   const hasQuestion = questionEnd > HEADER_LENGTH;
   const qname = hasQuestion ? canonicalName(wireName(answer, HEADER_LENGTH, answer.length)?.text ?? '') : '';
@@ -155,18 +183,37 @@ function renderedAnswer(answers: Map<number, RenderedAnswer[]>, answerKey: numbe
   const qtype = qtypeText(hasQuestion ? answer.readUInt16BE(questionEnd - 4) : 0);
   const rcode = rcodeName(aggregate.rcode);
   const asSent = renderRrsets(answer, questionEnd, false);
-  const key = JSON.stringify([qname, qclass, qtype, rcode, asSent?.map((rrset) => JSON.stringify(rrset)).sort() ?? null]);
+  const rrsetKeys = asSent?.map((rrset) => JSON.stringify(rrset)) ?? null;
+  if (rrsetKeys !== null && rrsetKeys.length > 1) rrsetKeys.sort();
+  const key = JSON.stringify([qname, qclass, qtype, rcode, rrsetKeys]);
   // Only a name with a punycode label reads differently in Unicode.
   const rrsets = key.includes('xn--') ? renderRrsets(answer, questionEnd, true) : asSent;
-  const rendered: RenderedAnswer = { aggregate, qname: unicodeName(qname), qclass, qtype, rcode, rrsets, key };
-  if (candidates === undefined) answers.set(answerKey, (candidates = []));
-  candidates.push(rendered);
-  return rendered;
+  return { aggregate, qname: unicodeName(qname), qclass, qtype, rcode, rrsets, key };
+}
+
+/**
+ * `client_labels` as written: sorted, and without Calico's own for a record of more
+ * than one response. Labels are mostly a pod's own object, shared by its records, so
+ * each is made once per window.
+ */
+class LabelsAsWritten {
+  private readonly single = new Map<Labels, Labels>();
+  private readonly merged = new Map<Labels, Labels>();
+
+  of(labels: Labels, count: number): Labels {
+    const cache = count > 1 ? this.merged : this.single;
+    let written = cache.get(labels);
+    if (written === undefined) {
+      written = sortedLabels(count > 1 ? withoutCalicoLabels(labels) : labels);
+      cache.set(labels, written);
+    }
+    return written;
+  }
 }
 
 /** The record, built as a literal so that its keys are in the schema's order. */
-function logRecord(entry: Merged, context: RenderContext): DnsLogRecord {
-  const { client, answer, count } = entry;
+function logRecord(client: ClientFields, entry: Merged, labels: LabelsAsWritten, context: RenderContext): DnsLogRecord {
+  const { answer, count } = entry;
   const mean = entry.latencyMeanNs;
   const max = entry.latencyMaxNs;
   return {
@@ -178,8 +225,8 @@ function logRecord(entry: Merged, context: RenderContext): DnsLogRecord {
     client_name_aggr: client.nameAggr,
     client_namespace: client.namespace,
     client_ip: client.ip,
-    client_labels: entry.labels === null ? null : sortedLabels(count > 1 ? withoutCalicoLabels(entry.labels) : entry.labels),
-    servers: [...entry.servers.values()].map(({ server, count: answered }) => (answered > 1 && server.labels !== undefined ? mergedServer(server) : server)),
+    client_labels: entry.labels === null ? null : labels.of(entry.labels, count),
+    servers: entry.servers.map(({ server, count: answered }) => (answered > 1 && server.labels !== undefined ? mergedServer(server) : server)),
     qname: answer.qname,
     qclass: answer.qclass,
     qtype: answer.qtype,
@@ -194,7 +241,7 @@ function logRecord(entry: Merged, context: RenderContext): DnsLogRecord {
 }
 
 /** The labels common to every pod that got the answer; `{}` for a client that is no pod. */
-function aggregateLabels(aggregate: Aggregate): Labels {
+function labelsOf(aggregate: Aggregate): Labels {
   if (aggregate.pod === undefined) return {};
   let labels: Labels = aggregate.pod.labels;
   if (aggregate.otherPods !== undefined) for (const pod of aggregate.otherPods) labels = intersectLabels(labels, pod.labels);
@@ -206,11 +253,4 @@ function mergedServer(server: LogServer): LogServer {
   const { labels, ...fields } = server;
   const kept = withoutCalicoLabels(labels ?? {});
   return Object.keys(kept).length > 0 ? { ...fields, labels: kept } : fields;
-}
-
-/** Each upstream that gave the aggregate's answer, with how many times. */
-function upstreamsOf(aggregate: Aggregate): [UpstreamServer, number][] {
-  const upstreams: [UpstreamServer, number][] = aggregate.upstream === undefined ? [] : [[aggregate.upstream, aggregate.upstreamCount]];
-  if (aggregate.otherUpstreams !== undefined) upstreams.push(...aggregate.otherUpstreams);
-  return upstreams;
 }

@@ -14,9 +14,20 @@ import type { LogRrset } from './record.js';
 /** Reused by every call: rendering runs at flush, one answer at a time. */
 const table = new RecordTable();
 
+/** One record's rdata: where its wire bytes are in the answer, and its text. */
 interface Rdata {
-  wire: Buffer;
+  offset: number;
+  length: number;
   text: string;
+}
+
+/** The records of one (name, class, type). An answer has few, so they are found by a scan. */
+interface Group {
+  name: string;
+  klass: number;
+  type: number;
+  rrset: LogRrset;
+  rdata: Rdata[];
 }
 
 /**
@@ -28,7 +39,7 @@ interface Rdata {
 export function renderRrsets(answer: Buffer, questionEnd: number, unicode: boolean): LogRrset[] | null {
   walkRecords(answer, questionEnd, table);
   const rdataName = unicode ? unicodeName : (name: string): string => name;
-  const groups = new Map<string, { rrset: LogRrset; rdata: Rdata[] }>();
+  const groups: Group[] = [];
   for (let i = 0; i < table.count; i++) {
     const owner = wireName(answer, table.nameOffset[i], answer.length);
     if (owner === undefined) continue;
@@ -37,21 +48,25 @@ export function renderRrsets(answer: Buffer, questionEnd: number, unicode: boole
     const klass = table.klass[i];
     const offset = table.dataOffset[i];
     const length = table.dataLength[i];
-    const rdata = { wire: answer.subarray(offset, offset + length), text: rdataText(answer, type, offset, length, rdataName) };
-    // The numbers first: a name may contain any character, the numbers no space.
-    const key = `${klass} ${type} ${name}`;
-    const group = groups.get(key);
+    const rdata = { offset, length, text: rdataText(answer, type, offset, length, rdataName) };
+    const group = groups.find((candidate) => candidate.type === type && candidate.klass === klass && candidate.name === name);
     if (group === undefined) {
-      groups.set(key, { rrset: { name: unicode ? unicodeName(name) : name, class: rrsetClass(klass), type: rrsetType(type), rdata: [] }, rdata: [rdata] });
+      groups.push({ name, klass, type, rrset: { name: unicode ? unicodeName(name) : name, class: rrsetClass(klass), type: rrsetType(type), rdata: [] }, rdata: [rdata] });
     } else {
       group.rdata.push(rdata);
     }
   }
-  if (groups.size === 0) return null;
-  const rrsets: LogRrset[] = [];
-  for (const { rrset, rdata } of groups.values()) {
-    rrset.rdata = rdata.sort((a, b) => Buffer.compare(a.wire, b.wire)).map((item) => item.text);
-    rrsets.push(rrset);
-  }
-  return rrsets;
+  if (groups.length === 0) return null;
+  const inWireOrder = (a: Rdata, b: Rdata): number => answer.compare(answer, b.offset, b.offset + b.length, a.offset, a.offset + a.length);
+  return groups.map(({ rrset, rdata }) => {
+    // Most rrsets hold one record or come in order; sorting anyway costs V8 a sort state each.
+    if (!isSorted(rdata, inWireOrder)) rdata.sort(inWireOrder);
+    rrset.rdata = rdata.map((item) => item.text);
+    return rrset;
+  });
+}
+
+function isSorted<T>(items: readonly T[], compare: (a: T, b: T) => number): boolean {
+  for (let i = 1; i < items.length; i++) if (compare(items[i - 1], items[i]) > 0) return false;
+  return true;
 }

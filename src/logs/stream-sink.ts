@@ -15,7 +15,7 @@ export class StreamTarget implements LineTarget {
     }
   }
 
-  write(chunk: string): Promise<void> {
+  write(chunk: Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
       this.stream.write(chunk, (error) => (error ? reject(error) : resolve()));
     });

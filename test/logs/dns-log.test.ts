@@ -28,7 +28,7 @@ test('a window that fails to render is reported and lost alone: later windows st
     },
   } as unknown as IdentityStore;
   const written: string[] = [];
-  const target = { write: async (chunk: string) => void written.push(chunk), close: async () => undefined };
+  const target = { write: async (chunk: Buffer) => void written.push(chunk.toString()), close: async () => undefined };
   const logger = new MemoryLogger();
   const sink = new LineQueue('stdout', target, new Metrics().log, logger);
   const log = new DnsLog({ kind: AggregationKind.ClientPrefix, perNodeLimit: 0, includeLabels: false, flushIntervalMs: 50, host: 'node-1' }, identity, [sink], logger);

@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { Metrics } from '../../src/admin/metrics.js';
 import { RotatingFile } from '../../src/logs/file-sink.js';
 import { LineQueue } from '../../src/logs/line-queue.js';
-import { measuredLines } from './fixture.js';
+import { chunkedLines } from './fixture.js';
 import { MemoryLogger } from '../helpers/dnsgate.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dnsgate-rotation-'));
@@ -16,9 +16,9 @@ after(() => rmSync(root, { recursive: true, force: true }));
 /** 100-byte lines numbered from `from`. */
 const lines = (n: number, from = 0): string[] => Array.from({ length: n }, (_, i) => `{"n":${String(from + i).padStart(5, '0')},"pad":"${'x'.repeat(79)}"}\n`);
 
-async function writeThrough(dir: string, maxBytes: number, maxFiles: number, batches: string[][], batchBytes = 250): Promise<void> {
-  const queue = new LineQueue('file', new RotatingFile(dir, maxBytes, maxFiles), new Metrics().log, new MemoryLogger(), { maxQueuedBytes: 1 << 20, batchBytes });
-  for (const batch of batches) queue.push(measuredLines(batch));
+async function writeThrough(dir: string, maxBytes: number, maxFiles: number, batches: string[][], chunkBytes = 250): Promise<void> {
+  const queue = new LineQueue('file', new RotatingFile(dir, maxBytes, maxFiles), new Metrics().log, new MemoryLogger(), { maxQueuedBytes: 1 << 20 });
+  for (const batch of batches) queue.push(chunkedLines(batch, chunkBytes));
   await queue.close(5000);
 }
 

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
 import { QueryView, parseQuery } from '../../src/dns/message.js';
-import type { Lines } from '../../src/logs/line-queue.js';
+import { LineChunker, type Lines } from '../../src/logs/line-queue.js';
 import { Query } from '../../src/query.js';
 
 export interface PodFixture {
@@ -151,7 +151,14 @@ export function timeNs(text: string): bigint {
   return BigInt(Date.parse(`${seconds}Z`)) * 1_000_000n + BigInt(fraction.padEnd(9, '0'));
 }
 
-/** `text` as the queue takes lines, each with its size in bytes. */
-export function measuredLines(text: string[]): Lines {
-  return { text, bytes: text.map((line) => Buffer.byteLength(line)) };
+/** `text` (lines each ending in a newline) encoded as the renderer hands lines to a queue, in chunks of `chunkBytes`. */
+export function chunkedLines(text: readonly string[], chunkBytes?: number): Lines {
+  const chunker = new LineChunker(chunkBytes);
+  for (const line of text) chunker.add(line.endsWith('\n') ? line.slice(0, -1) : line);
+  return chunker.finish();
+}
+
+/** What `lines` hold, as one string. */
+export function linesText(lines: Lines): string {
+  return Buffer.concat(lines.chunks).toString();
 }

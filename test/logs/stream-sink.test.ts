@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { Metrics } from '../../src/admin/metrics.js';
 import { LineQueue } from '../../src/logs/line-queue.js';
 import { StreamTarget } from '../../src/logs/stream-sink.js';
-import { measuredLines } from './fixture.js';
+import { chunkedLines } from './fixture.js';
 import { MemoryLogger } from '../helpers/dnsgate.js';
 
 test('lines reach the stream in order', async () => {
@@ -13,8 +13,8 @@ test('lines reach the stream in order', async () => {
   let text = '';
   stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
   const queue = new LineQueue('stdout', new StreamTarget(stream), new Metrics().log, new MemoryLogger());
-  queue.push(measuredLines(['{"n":1}\n', '{"n":2}\n']));
-  queue.push(measuredLines(['{"n":3}\n']));
+  queue.push(chunkedLines(['{"n":1}\n', '{"n":2}\n']));
+  queue.push(chunkedLines(['{"n":3}\n']));
   await queue.close(5000);
   assert.equal(text, '{"n":1}\n{"n":2}\n{"n":3}\n');
   assert.equal(stream.writable, true, 'the stream is not ended: it belongs to the process');
@@ -29,7 +29,7 @@ test('a stream that fails (EPIPE) drops the records, counted, and the process go
   const metrics = new Metrics().log;
   const logger = new MemoryLogger();
   const queue = new LineQueue('stdout', new StreamTarget(broken), metrics, logger);
-  queue.push(measuredLines(['{"n":1}\n', '{"n":2}\n']));
+  queue.push(chunkedLines(['{"n":1}\n', '{"n":2}\n']));
   await queue.close(5000);
   const { values } = await metrics.recordsDropped.get();
   assert.equal(values.find((value) => value.labels.reason === 'write_error')?.value, 2);
