@@ -10,17 +10,22 @@
  */
 import { checkDomainPattern, normalizeQueryName } from './domain-pattern.js';
 
+/** Most nodes are leaves or lie on one pattern's path: their map and list are made when first needed. */
 class TrieNode<T> {
-  readonly children = new Map<string, TrieNode<T>>();
-  readonly values: T[] = [];
+  private children: Map<string, TrieNode<T>> | undefined;
+  values: T[] | undefined;
   /** Patterns whose `*` comes next, keyed by the labels before it. */
   wildcard: TrieNode<T> | undefined;
 
+  get(label: string): TrieNode<T> | undefined {
+    return this.children?.get(label);
+  }
+
   child(label: string): TrieNode<T> {
-    let node = this.children.get(label);
+    let node = this.children?.get(label);
     if (!node) {
       node = new TrieNode<T>();
-      this.children.set(label, node);
+      (this.children ??= new Map()).set(label, node);
     }
     return node;
   }
@@ -48,7 +53,7 @@ export class DomainIndex<T> {
       node = node.wildcard;
       for (let i = 0; i < star; i++) node = node.child(labels[i]);
     }
-    node.values.push(value);
+    (node.values ??= []).push(value);
     this.count++;
   }
 
@@ -64,13 +69,13 @@ export class DomainIndex<T> {
       // text[0, end) is not consumed yet and holds at least one label.
       if (node.wildcard) found = collectWildcard(node.wildcard, text, end, found);
       const dot = text.lastIndexOf('.', end - 1);
-      const child = node.children.get(text.slice(dot + 1, end));
+      const child = node.get(text.slice(dot + 1, end));
       if (!child) return found ?? NONE;
       node = child;
       if (dot < 0) break;
       end = dot;
     }
-    if (node.values.length === 0) return found ?? NONE;
+    if (node.values === undefined) return found ?? NONE;
     return found ? found.concat(node.values) : node.values.slice();
   }
 }
@@ -83,13 +88,13 @@ const NONE: readonly never[] = Object.freeze([]);
  */
 function collectWildcard<T>(start: TrieNode<T>, text: string, end: number, found: T[] | undefined): T[] | undefined {
   let node: TrieNode<T> | undefined = start;
-  if (node.values.length > 0) found = (found ?? []).concat(node.values);
+  if (node.values !== undefined) found = (found ?? []).concat(node.values);
   for (let position = 0; ; ) {
     const dot = text.indexOf('.', position);
     if (dot < 0 || dot >= end) return found;
-    node = node.children.get(text.slice(position, dot));
+    node = node.get(text.slice(position, dot));
     if (!node) return found;
-    if (node.values.length > 0) found = (found ?? []).concat(node.values);
+    if (node.values !== undefined) found = (found ?? []).concat(node.values);
     position = dot + 1;
   }
 }
