@@ -68,8 +68,12 @@ export interface PendingBatch {
 export class AllowedMap {
   private readonly entries = new Map<string, AllowedEntry>();
   private readonly heap = new ExpiryHeap();
-  /** `clientKey|domain` → IP → entry, in order of last learnt or extended (oldest first). */
-  private readonly byName = new Map<string, Map<string, AllowedEntry>>();
+  /**
+   * `clientKey|domain` → the entry of its one address, or IP → entry in order of last
+   * learnt or extended (oldest first). Most names have one address, and a map each was
+   * a third of the map's memory.
+   */
+  private readonly byName = new Map<string, AllowedEntry | Map<string, AllowedEntry>>();
   /** Changes an answer may wait for: new entries, new rules or client IPs, extensions of an IP about to lapse. */
   private readonly dirty = new Set<AllowedEntry>();
   /** Later expiries of entries still programmed for at least HOLD_MARGIN_MS, oldest first. */
@@ -190,22 +194,28 @@ export class AllowedMap {
 
   private untrackSighting(entry: AllowedEntry, domain: string): void {
     const nameKey = `${entry.client?.key ?? ''}|${domain}`;
-    const ips = this.byName.get(nameKey);
-    if (ips?.get(entry.ip) === entry) {
-      ips.delete(entry.ip);
-      if (ips.size === 0) this.byName.delete(nameKey);
+    const sighted = this.byName.get(nameKey);
+    if (sighted === entry) {
+      this.byName.delete(nameKey);
+    } else if (sighted instanceof Map && sighted.get(entry.ip) === entry) {
+      sighted.delete(entry.ip);
+      if (sighted.size === 0) this.byName.delete(nameKey);
     }
   }
 
   private trackSighting(clientKey: string, domain: string, entry: AllowedEntry): void {
     const nameKey = `${clientKey}|${domain}`;
-    let ips = this.byName.get(nameKey);
-    if (ips === undefined) {
-      ips = new Map();
+    const sighted = this.byName.get(nameKey);
+    // Most names have one address: it is the newest already.
+    if (sighted === undefined || sighted === entry) {
+      this.byName.set(nameKey, entry);
+      return;
+    }
+    let ips = sighted;
+    if (!(ips instanceof Map)) {
+      ips = new Map([[ips.ip, ips]]);
       this.byName.set(nameKey, ips);
     }
-    // Most names have one address: it is the newest already, and moving it would only make garbage.
-    if (ips.size === 1 && ips.get(entry.ip) === entry) return;
     ips.delete(entry.ip);
     ips.set(entry.ip, entry);
     if (ips.size <= this.options.maxIpsPerName) return;
