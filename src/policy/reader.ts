@@ -2,9 +2,9 @@
  * Typed access to the fields of one parsed object, reporting every problem at the
  * source position of the field it concerns.
  */
-import type { SourceObject } from '../yaml/documents.js';
+import type { ParsedObject } from '../yaml/documents.js';
 import type { SourcePosition } from './model.js';
-import { ProblemList, parsePosition } from './problems.js';
+import type { ProblemList } from './problems.js';
 import { parseSelector, SelectorError, type Selector } from './selector.js';
 
 export type FieldPath = readonly (string | number)[];
@@ -20,14 +20,14 @@ export class ObjectReader {
   private lineStarts: number[] | undefined;
 
   constructor(
-    private readonly object: SourceObject,
+    private readonly object: ParsedObject,
     /** The whole file, to map selector columns onto it. */
     private readonly text: string,
     readonly problems: ProblemList,
   ) {}
 
   at(path: FieldPath = []): SourcePosition {
-    return parsePosition(this.object.at(path));
+    return this.object.position(path);
   }
 
   error(path: FieldPath, message: string, at = this.at(path)): void {
