@@ -233,21 +233,34 @@ export function checkNesting(text: string, position: (offset: number) => string)
   });
 }
 
-/** The offset of the first collection nested deeper than `limit` in `document`, if any; iterative, for any depth. */
+/**
+ * The offset of the first collection nested deeper than `limit` in `document`, if any;
+ * iterative, for any depth. Only collections go on the stack, with their depths beside
+ * them rather than in an object each: this runs over every document of every file.
+ */
 function deeperThan(document: CST.Document, limit: number): number | undefined {
-  const stack: { token: CST.Token; depth: number }[] = [];
-  if (document.value) stack.push({ token: document.value, depth: 0 });
-  while (stack.length > 0) {
-    const { token, depth } = stack.pop() as { token: CST.Token; depth: number };
-    if (token.type !== 'block-map' && token.type !== 'block-seq' && token.type !== 'flow-collection') continue;
-    if (depth >= limit) return token.offset;
-    for (const item of token.items as CST.CollectionItem[]) {
-      if (item.key) stack.push({ token: item.key, depth: depth + 1 });
-      if (item.value) stack.push({ token: item.value, depth: depth + 1 });
+  const collections: CollectionToken[] = [];
+  const depths: number[] = [];
+  const push = (token: CST.Token | null | undefined, depth: number): void => {
+    if (token?.type === 'block-map' || token?.type === 'block-seq' || token?.type === 'flow-collection') {
+      collections.push(token);
+      depths.push(depth);
+    }
+  };
+  push(document.value, 0);
+  while (collections.length > 0) {
+    const collection = collections.pop() as CollectionToken;
+    const depth = depths.pop() as number;
+    if (depth >= limit) return collection.offset;
+    for (const item of collection.items as CST.CollectionItem[]) {
+      push(item.key, depth + 1);
+      push(item.value, depth + 1);
     }
   }
   return undefined;
 }
+
+type CollectionToken = CST.BlockMap | CST.BlockSequence | CST.FlowCollection;
 
 /**
  * yaml's parser reads process.env.LOG_TOKENS for every token, and each read of
@@ -264,7 +277,12 @@ function withPlainEnv(run: () => void): void {
   }
 }
 
-function nodeAt(node: YamlNode, path: FieldPath): YamlNode {
+/**
+ * The node for `path` below the composed `node`, or the deepest one on the way that
+ * exists: where a field's position is, for composed documents, and what the CST reader's
+ * positions are held to.
+ */
+export function nodeAt(node: YamlNode, path: FieldPath): YamlNode {
   let current = node;
   for (const key of path) {
     let next: unknown;

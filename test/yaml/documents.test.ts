@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Composer, LineCounter, Parser, isMap, isScalar, isSeq, type CST, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { plainDocumentValue, type FieldPath } from '../../src/yaml/cst-values.js';
-import { forEachObject, SourceError } from '../../src/yaml/documents.js';
+import { forEachObject, nodeAt, SourceError } from '../../src/yaml/documents.js';
 import { seededRandom } from '../helpers/random.js';
 import { REPO, TESTDATA } from '../policy/files.js';
 
@@ -50,7 +50,7 @@ function readComposed(text: string): Reading {
     } catch (error) {
       throw new SourceError(where(node.range?.[0]), (error as Error).message);
     }
-    reading.objects.push({ value: value as Record<string, unknown>, at: (path) => where(composedNodeAt(node, path).range?.[0]) });
+    reading.objects.push({ value: value as Record<string, unknown>, at: (path) => where(nodeAt(node, path).range?.[0]) });
   };
   try {
     for (const doc of new Composer({ prettyErrors: false, uniqueKeys: false }).compose(tokens)) {
@@ -74,22 +74,6 @@ function readComposed(text: string): Reading {
     reading.error = error.message;
   }
   return reading;
-}
-
-function composedNodeAt(node: YamlNode, path: FieldPath): YamlNode {
-  let current = node;
-  for (const key of path) {
-    let next: unknown;
-    if (isMap(current)) {
-      const pair = current.items.find((item) => (item.key as { value?: unknown } | null)?.value === key);
-      next = pair ? ((pair.value as YamlNode | null)?.range ? pair.value : pair.key) : undefined;
-    } else if (isSeq(current) && typeof key === 'number') {
-      next = current.items[key];
-    }
-    if (!next || !(next as YamlNode).range) break;
-    current = next as YamlNode;
-  }
-  return current;
 }
 
 /** Every path into `value`, and paths just past what exists: a missing key, an index past the end, a field of a scalar, numeric keys as numbers. */
