@@ -143,7 +143,7 @@ const PLAIN_SCALARS = [
   '.inf', '.Inf', '.INF', '-.Inf', '+.inf', '.iNf', '.nan', '.NaN', '.NAN', '.Nan', '-.nan',
   '~', 'null', 'Null', 'NULL', 'nULL', 'true', 'True', 'TRUE', 'tRUE', 'false', 'False', 'FALSE', 'yes', 'no', 'on', 'off', 'y', 'n',
   '12:30', '2001-12-14', '2001-12-14t21:59:43.10-05:00', '<<', '=', 'a:b', 'a#b', 'http://example.com/a?b=c', '-a', '.a', '+a', '~a', 'nullx', 'tru', 'Falsey',
-  '10.0.0.0/24', 'a*.example.com', "app == 'web'", 'has(role) && role in {"a", "b"}', '日本語', 'a b  c',
+  '__proto__', 'constructor', 'toString', '10.0.0.0/24', 'a*.example.com', "app == 'web'", 'has(role) && role in {"a", "b"}', '日本語', 'a b  c',
 ];
 
 /** Scalars in the other styles, and values that are not scalars; all read from the CST. */
@@ -153,7 +153,7 @@ const OTHER_VALUES = [
   '|\n    literal\n    text\n', '|-\n    strip\n\n', '|+\n    keep\n\n', '>\n    folded\n    text\n\n    para\n', '>-\n    folded\n      more indented\n    back\n', '>+\n    keep\n\n', '|2\n      indented\n', '|  # comment\n    c\n', '|\n\n    leading blank\n',
   '', '   # nothing but a comment', '[]', '[ ]', '[443]', '[443, 8443]', '[a, b, ]', '[1, "two", \'three\', 4.5, null, ~, .inf]', '[10.0.0.0/24, "192.168.0.0/16"]',
   '[\n      a,\n      b\n    ]', '[ a , b ]  # after', '{}', '{a: 1}', '{a: 1, b: , c: "x", 4: four}', '{ name: web, namespace: shop }', '{a: 1,\n      b: 2}',
-  '\n    nested: map\n    with: [flow]', '\n    - seq\n    - - nested\n      - 2\n    -\n    - # comment\n      after', '\n  - at the key\'s indent', '\n    k: v\n    # trailing comment',
+  '\n    on the next line', '# a comment, then\n    on the next line', '\n    # a comment alone', '\n    nested: map\n    with: [flow]', '\n    - seq\n    - - nested\n      - 2\n    -\n    - # comment\n      after', '\n  - at the key\'s indent', '\n    k: v\n    # trailing comment',
 ];
 
 function documentWith(value: string): string {
