@@ -2,12 +2,12 @@
  * Typed access to the fields of one parsed object, reporting every problem at the
  * source position of the field it concerns.
  */
-import type { ParsedObject } from '../yaml/documents.js';
+import type { FieldPath, ParsedObject } from '../yaml/documents.js';
 import type { SourcePosition } from './model.js';
 import type { ProblemList } from './problems.js';
 import { parseSelector, SelectorError, type Selector } from './selector.js';
 
-export type FieldPath = readonly (string | number)[];
+export type { FieldPath };
 
 /** `spec.egress[1].destination.domains[0]`. */
 function describePath(path: FieldPath): string {

@@ -9,6 +9,7 @@
  */
 import { CST, Schema, isScalar, type ScalarTag } from 'yaml';
 
+/** Keys and indexes from an object down to one of its fields: `['spec', 'egress', 0]`. */
 export type FieldPath = readonly (string | number)[];
 
 /** Thrown inside the conversion: the document holds something only yaml's Composer reads right. */

@@ -6,6 +6,8 @@
 import { Composer, LineCounter, Parser, isMap, isScalar, isSeq, type CST, type Document, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { childAt, offsetAt, plainDocumentValue, sequenceItems, type FieldPath } from './cst-values.js';
 
+export type { FieldPath };
+
 /** 1-based, as editors count. */
 export interface SourcePosition {
   file: string;
