@@ -12,25 +12,44 @@ export type DomainPatternCheck = { ok: true; pattern: string } | { ok: false; re
 /** Lowercases `text` and checks it against Calico's rules. */
 export function checkDomainPattern(text: string): DomainPatternCheck {
   const pattern = text.toLowerCase();
-  const fail = (reason: string): DomainPatternCheck => ({ ok: false, reason });
-  if (pattern === '') return fail('empty domain');
-  if (pattern.endsWith('.')) return fail('must not end with "."');
-  if (pattern.length > MAX_DOMAIN_LENGTH) return fail(`longer than ${MAX_DOMAIN_LENGTH} characters`);
-  if (pattern === '*') return fail('a bare "*" is not allowed');
-  if (pattern.indexOf('*') !== pattern.lastIndexOf('*')) return fail('only one "*" is allowed');
-  const labels = pattern.split('.');
-  for (const label of labels) {
-    if (label === '') return fail('empty label');
-    if (label === '*') continue;
-    if (label.includes('*')) return fail('"*" must be a whole label');
-    const bad = /[^a-z0-9-]/.exec(label);
-    if (bad) return fail(`invalid character ${JSON.stringify(bad[0])} (labels use a-z, 0-9 and "-")`);
-    // Calico checks each label as a DNS-1123 label.
-    if (label.startsWith('-') || label.endsWith('-')) return fail(`label ${JSON.stringify(label)} must start and end with a letter or digit`);
-    if (label.length > MAX_LABEL_LENGTH) return fail(`label longer than ${MAX_LABEL_LENGTH} characters`);
+  const reason = patternProblem(pattern);
+  return reason === undefined ? { ok: true, pattern } : { ok: false, reason };
+}
+
+/** What is wrong with the lowercase `pattern`, the first problem in the order Calico checks; undefined when nothing is. */
+function patternProblem(pattern: string): string | undefined {
+  if (pattern === '') return 'empty domain';
+  if (pattern.endsWith('.')) return 'must not end with "."';
+  if (pattern.length > MAX_DOMAIN_LENGTH) return `longer than ${MAX_DOMAIN_LENGTH} characters`;
+  if (pattern === '*') return 'a bare "*" is not allowed';
+  const star = pattern.indexOf('*');
+  if (star !== pattern.lastIndexOf('*')) return 'only one "*" is allowed';
+  // Label by label, by offsets: this runs for every domain of every policy loaded.
+  for (let start = 0; start <= pattern.length; ) {
+    const dot = pattern.indexOf('.', start);
+    const end = dot === -1 ? pattern.length : dot;
+    const problem = labelProblem(pattern, start, end, star);
+    if (problem !== undefined) return problem;
+    start = end + 1;
   }
-  if (labels[labels.length - 1] === '*') return fail('"*" cannot be the last label');
-  return { ok: true, pattern };
+  // Every label passed, so a "*" is a whole label.
+  if (star === pattern.length - 1) return '"*" cannot be the last label';
+  return undefined;
+}
+
+/** What is wrong with the label `pattern[start, end)`, given the offset of the pattern's one "*" (or -1). */
+function labelProblem(pattern: string, start: number, end: number, star: number): string | undefined {
+  if (start === end) return 'empty label';
+  if (star >= start && star < end) return end - start === 1 ? undefined : '"*" must be a whole label';
+  for (let i = start; i < end; i++) {
+    const code = pattern.charCodeAt(i);
+    const allowed = (code >= 97 && code <= 122) || (code >= 48 && code <= 57) || code === 45;
+    if (!allowed) return `invalid character ${JSON.stringify(pattern[i])} (labels use a-z, 0-9 and "-")`;
+  }
+  // Calico checks each label as a DNS-1123 label.
+  if (pattern.charCodeAt(start) === 45 || pattern.charCodeAt(end - 1) === 45) return `label ${JSON.stringify(pattern.slice(start, end))} must start and end with a letter or digit`;
+  if (end - start > MAX_LABEL_LENGTH) return `label longer than ${MAX_LABEL_LENGTH} characters`;
+  return undefined;
 }
 
 /**

@@ -1,13 +1,9 @@
 /** The typed form of the Calico v3 resources dnsgate reads, as parsed from YAML or JSON. */
 import type { Cidr } from '../net/cidr.js';
+import type { SourcePosition } from '../yaml/documents.js';
 import type { Labels, Selector } from './selector.js';
 
-/** 1-based, as editors count. */
-export interface SourcePosition {
-  file: string;
-  line: number;
-  col: number;
-}
+export type { SourcePosition };
 
 export type RuleAction = 'Allow' | 'Deny' | 'Log' | 'Pass';
 export type PolicyType = 'Ingress' | 'Egress';

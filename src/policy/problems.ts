@@ -17,7 +17,7 @@ export function compareProblems(a: PolicyProblem, b: PolicyProblem): number {
   return a.line - b.line || a.col - b.col;
 }
 
-/** Turns the `file:line:col` of `SourceObject.at` (or SourceError.where) into a position. */
+/** Turns the `file:line:col` of SourceError.where into a position. */
 export function parsePosition(where: string): SourcePosition {
   const match = /^(.*):(\d+):(\d+)$/.exec(where);
   if (!match) return { file: where, line: 1, col: 1 };

@@ -2,12 +2,12 @@
  * Typed access to the fields of one parsed object, reporting every problem at the
  * source position of the field it concerns.
  */
-import type { SourceObject } from '../yaml/documents.js';
+import type { FieldPath, ParsedObject } from '../yaml/documents.js';
 import type { SourcePosition } from './model.js';
-import { ProblemList, parsePosition } from './problems.js';
+import type { ProblemList } from './problems.js';
 import { parseSelector, SelectorError, type Selector } from './selector.js';
 
-export type FieldPath = readonly (string | number)[];
+export type { FieldPath };
 
 /** `spec.egress[1].destination.domains[0]`. */
 function describePath(path: FieldPath): string {
@@ -20,14 +20,14 @@ export class ObjectReader {
   private lineStarts: number[] | undefined;
 
   constructor(
-    private readonly object: SourceObject,
+    private readonly object: ParsedObject,
     /** The whole file, to map selector columns onto it. */
     private readonly text: string,
     readonly problems: ProblemList,
   ) {}
 
   at(path: FieldPath = []): SourcePosition {
-    return parsePosition(this.object.at(path));
+    return this.object.position(path);
   }
 
   error(path: FieldPath, message: string, at = this.at(path)): void {
@@ -53,7 +53,11 @@ export class ObjectReader {
   }
 
   string(path: FieldPath): string | undefined {
-    const value = this.value(path);
+    return this.asString(this.value(path), path);
+  }
+
+  /** `value`, the field at `path`, when it is a string; anything else but null is reported. */
+  private asString(value: unknown, path: FieldPath): string | undefined {
     if (value === undefined || value === null) return undefined;
     if (typeof value === 'string') return value;
     this.error(path, `expected a string, not ${JSON.stringify(value)}`);
@@ -70,20 +74,26 @@ export class ObjectReader {
 
   /** A list's length (0 when absent); reports anything else. */
   listLength(path: FieldPath): number {
+    return this.list(path).length;
+  }
+
+  /** The list at `path` (empty when absent); reports anything else. */
+  private list(path: FieldPath): readonly unknown[] {
     const value = this.value(path);
-    if (value === undefined || value === null) return 0;
-    if (Array.isArray(value)) return value.length;
+    if (value === undefined || value === null) return [];
+    if (Array.isArray(value)) return value;
     this.error(path, 'expected a list');
-    return 0;
+    return [];
   }
 
   /** The strings of a list of strings; other items are reported and left out. */
   strings(path: FieldPath): { value: string; path: FieldPath }[] {
     const out: { value: string; path: FieldPath }[] = [];
-    const length = this.listLength(path);
-    for (let i = 0; i < length; i++) {
-      const value = this.string([...path, i]);
-      if (value !== undefined) out.push({ value, path: [...path, i] });
+    const list = this.list(path);
+    for (let i = 0; i < list.length; i++) {
+      const itemPath = [...path, i];
+      const value = this.asString(list[i], itemPath);
+      if (value !== undefined) out.push({ value, path: itemPath });
     }
     return out;
   }

@@ -5,7 +5,7 @@
  * on the way.
  */
 import { LABEL_NAMESPACE } from '../identity/pod.js';
-import { stringMap, type SourceObject } from '../yaml/documents.js';
+import { stringMap, type ParsedObject } from '../yaml/documents.js';
 import {
   DEFAULT_TIER,
   DEFAULT_TIER_ORDER,
@@ -48,7 +48,7 @@ const SET_FIELDS = new Set(['nets', 'allowedEgressDomains']);
 const TIER_FIELDS = new Set(['order', 'defaultAction']);
 
 /** Adds what `object` defines to `into`; other kinds and API versions are skipped with a warning. */
-export function addResource(object: SourceObject, text: string, problems: ProblemList, into: PolicyResources): void {
+export function addResource(object: ParsedObject, text: string, problems: ProblemList, into: PolicyResources): void {
   const reader = new ObjectReader(object, text, problems);
   const { apiVersion, kind } = object.value;
   if (apiVersion !== API_VERSION || !(KINDS as readonly unknown[]).includes(kind)) {

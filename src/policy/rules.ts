@@ -122,18 +122,9 @@ function parseIcmp(reader: ObjectReader, path: FieldPath, protocol: Protocol | u
 }
 
 function parseEntity(reader: ObjectReader, path: FieldPath): EntityRule {
-  const entity: EntityRule = {
-    nets: [],
-    notNets: [],
-    selector: undefined,
-    notSelector: undefined,
-    namespaceSelector: undefined,
-    ports: [],
-    notPorts: [],
-    domains: [],
-    serviceAccounts: undefined,
-  };
-  if (!reader.isObject(path)) return entity;
+  if (!reader.isObject(path)) {
+    return { nets: [], notNets: [], selector: undefined, notSelector: undefined, namespaceSelector: undefined, ports: [], notPorts: [], domains: [], serviceAccounts: undefined };
+  }
   reader.warnUnknownKeys(path, ENTITY_FIELDS);
   if (reader.has([...path, 'services'])) reader.warning([...path, 'services'], 'Kubernetes service matches are not enforced by dnsgate');
   const selector = ruleSelector(reader, [...path, 'selector']);
