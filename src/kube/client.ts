@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
 import { ConfigError } from '../util/errors.js';
+import { ownStrings } from '../util/own-strings.js';
 
 /**
  * undici is loaded when the first client is made, not with dnsgate: loading it costs
@@ -81,7 +82,7 @@ export class KubeClient {
     const response = await undici().request(`${this.baseUrl}${path}`, { dispatcher: this.dispatcher, headers: this.headers(), signal });
     const text = await response.body.text();
     if (response.statusCode !== 200) throw new KubeError(response.statusCode, `GET ${path}: ${response.statusCode} ${text.slice(0, 200)}`);
-    return JSON.parse(text) as T;
+    return ownStrings(JSON.parse(text) as T);
   }
 
   /** Watch events of `path` from `resourceVersion`, until the server ends the stream or `signal` aborts. */
@@ -102,7 +103,7 @@ export class KubeClient {
       while ((newline = pending.indexOf('\n')) >= 0) {
         const line = pending.slice(0, newline).trim();
         pending = pending.slice(newline + 1);
-        if (line.length > 0) yield JSON.parse(line) as WatchEvent<T>;
+        if (line.length > 0) yield ownStrings(JSON.parse(line) as WatchEvent<T>);
       }
     }
   }

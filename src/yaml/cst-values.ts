@@ -8,6 +8,7 @@
  * the document one for yaml's Composer, so that values, positions and errors stay yaml's.
  */
 import { CST, Schema, isScalar, type ScalarTag } from 'yaml';
+import { ownString } from '../util/own-strings.js';
 
 /** Keys and indexes from an object down to one of its fields: `['spec', 'egress', 0]`. */
 export type FieldPath = readonly (string | number)[];
@@ -116,7 +117,7 @@ function nodeValue(token: CST.Token): unknown {
     case 'single-quoted-scalar':
     case 'double-quoted-scalar':
     case 'block-scalar':
-      return scalarValue(token);
+      return ownedValue(scalarValue(token));
     case 'block-map':
       return blockMapValue(token);
     case 'block-seq':
@@ -187,7 +188,7 @@ function flowCollectionValue(collection: CST.FlowCollection): unknown[] | Record
     if (value && !isFlowScalar(value)) needsComposer();
     if (!isMap) {
       if (key || sep || !value) needsComposer();
-      array.push(scalarValue(value as CST.FlowScalar));
+      array.push(ownedValue(scalarValue(value as CST.FlowScalar)));
     } else {
       if (!isSingleLineScalar(key) || !sep || !indicatorIn(sep, 'map-value-ind', false)) return needsComposer();
       addEntry(object, key, value);
@@ -280,6 +281,11 @@ const CORE_TAGS: readonly ScalarTag[] = new Schema({}).tags.filter((tag): tag is
  * is a string, which is most plain scalars, and so is not tested eight times.
  */
 const CORE_FIRST_CHARACTERS = new Set('~nNtTfF0123456789+-.');
+
+/** A value's string as its own (ownString); keys become property names, which V8 copies anyway. */
+function ownedValue(value: unknown): unknown {
+  return typeof value === 'string' ? ownString(value) : value;
+}
 
 function scalarValue(token: CST.FlowScalar | CST.BlockScalar): unknown {
   const text = CST.resolveAsScalar(token, true, needsComposer).value;

@@ -4,6 +4,7 @@
  * of any of its fields for one-line `file:line:col` errors.
  */
 import { Composer, LineCounter, Parser, isMap, isScalar, isSeq, type CST, type Document, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { ownStrings } from '../util/own-strings.js';
 import { childAt, offsetAt, plainDocumentValue, sequenceItems, type FieldPath } from './cst-values.js';
 
 export type { FieldPath };
@@ -197,7 +198,7 @@ function visitComposedDocument(doc: Document.Parsed, source: SourceText, visit: 
     let value: Record<string, unknown>;
     try {
       // Through the document, so that aliases resolve to what their anchors hold.
-      value = node.toJS(doc) as Record<string, unknown>;
+      value = ownStrings(node.toJS(doc) as Record<string, unknown>);
     } catch (error) {
       // yaml refuses alias chains that would expand without bound.
       throw new SourceError(position(node.range?.[0]), (error as Error).message);
