@@ -22,7 +22,11 @@ export const PLAN = {
   memorySeconds: 3,
   /** New names per second in the hold-time burst (each asked once). */
   burstQps: 500,
-  /** Never-seen names per second under an allowed wildcard in the churn run, and how long it lasts by default. */
+  /**
+   * Never-seen names per second under an allowed wildcard in the churn run, and how long
+   * it lasts by default: long enough that the first half fills every bound (RSS grows for
+   * about a minute at this rate) and the second shows whether it stays there.
+   */
   churnQps: 500,
-  churnSeconds: 60,
+  churnSeconds: 120,
 } as const;
