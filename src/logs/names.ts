@@ -18,7 +18,7 @@ const DOT = 0x2e;
  * label and per name was most of what rendering allocated. Grows for the rare name
  * that pointers make longer.
  */
-let nameBytes = Buffer.allocUnsafe(512);
+let nameBytes: Buffer = Buffer.allocUnsafe(512);
 
 export interface WireName {
   text: string;
@@ -52,7 +52,7 @@ export function wireName(msg: Uint8Array, offset: number, limit: number): WireNa
       if ((b & 0xc0) !== 0) return undefined;
       const next = index + b + 1;
       if (next - start > 255 || next > limit) return undefined;
-      if (length + b + 1 > nameBytes.length) nameBytes = Buffer.concat([nameBytes.subarray(0, length), Buffer.allocUnsafe(nameBytes.length + 256)]);
+      if (length + b + 1 > nameBytes.length) nameBytes = grown(nameBytes, length);
       if (length > 0) nameBytes[length++] = DOT;
       for (let i = index + 1; i < next; i++) {
         const byte = msg[i];
@@ -67,6 +67,13 @@ export function wireName(msg: Uint8Array, offset: number, limit: number): WireNa
     offset = pointer;
   }
   return { text: ascii ? nameBytes.toString('latin1', 0, length) : goString(nameBytes.subarray(0, length)), end };
+}
+
+/** `bytes` moved into a buffer twice its size, its first `used` bytes kept. */
+function grown(bytes: Buffer, used: number): Buffer {
+  const larger = Buffer.allocUnsafe(bytes.length * 2);
+  bytes.copy(larger, 0, 0, used);
+  return larger;
 }
 
 /** Bytes as Go's JSON encoder writes a string: each byte that is not part of valid UTF-8 becomes U+FFFD. */

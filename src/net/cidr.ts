@@ -1,7 +1,8 @@
 /**
  * CIDR ranges. ip-num parses and normalises IPv6 ones; membership is a comparison against
  * the range's bounds as integers, because ip-num's own check rebuilds masks from
- * strings on every call (tens of µs), and the logs ask it for every record they write.
+ * strings on every call (tens of µs), and policy evaluation asks it for every address
+ * an answer teaches.
  */
 import { IPv6CidrRange } from 'ip-num';
 import { isIP } from 'node:net';
