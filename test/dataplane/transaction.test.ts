@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { EntrySnapshot } from '../../src/allowmap/entry.js';
-import { EMPTY_INVENTORY, batchText, elementsText, inventoryOf, swapText } from '../../src/dataplane/nftables/transaction.js';
+import type { DataplaneBatch } from '../../src/allowmap/entry.js';
+import type { Ruleset } from '../../src/dataplane/nftables/ruleset.js';
+import { EMPTY_INVENTORY, batchCommands, commandsText, elementCommands, inventoryOf, swapText } from '../../src/dataplane/nftables/transaction.js';
 import { missing } from '../helpers/env.js';
 import { NetworkNamespace } from '../helpers/netns.js';
 import { compile } from './compile.js';
@@ -30,6 +32,11 @@ const PODS = [
   { name: 'api', ips: ['10.0.0.2'], labels: { app: 'api' }, ports: [{ name: 'http', containerPort: 8080 }] },
 ];
 const NOW = 1_000_000;
+
+function batchText(ruleset: Ruleset, batch: DataplaneBatch, now: number): { text: string; count: number } {
+  const { commands, count } = batchCommands(ruleset, batch, now);
+  return { text: commandsText(ruleset.options.table, commands), count };
+}
 
 function entry(ip: string, expiresIn: number, rules = [DOMAIN_RULE], now = NOW): EntrySnapshot {
   return { clientKey: 'shop/web', clientIps: ['10.0.0.1', 'fd00::1'], ip, family: ip.includes(':') ? 6 : 4, rules, expiresAt: now + expiresIn };
@@ -108,7 +115,7 @@ test('nft accepts the table, a swap over it that keeps learnt elements, and batc
     const ruleset = await compile(POLICIES, PODS);
     const now = Date.now();
     const learnt = [entry('192.0.2.1', 60_000, [DOMAIN_RULE], now), entry('2001:db8::1', 60_000, [DOMAIN_RULE], now)];
-    const first = swapText(ruleset, EMPTY_INVENTORY, { flushLearnt: false }) + elementsText(ruleset, learnt, now).text;
+    const first = swapText(ruleset, EMPTY_INVENTORY, { flushLearnt: false }) + commandsText(ruleset.options.table, elementCommands(ruleset, learnt, now).commands);
     await apply(first, true);
     await apply(first);
     const set4 = ruleset.learntSetFor(DOMAIN_RULE, 4)!;

@@ -14,11 +14,16 @@ import type { Dataplane, RuleCounts } from '../dataplane.js';
 import { CounterTotals, parseCountedRules } from './counters.js';
 import { NftProcess } from './nft-process.js';
 import { compileRuleset, type Ruleset, type RulesetOptions } from './ruleset.js';
-import { EMPTY_INVENTORY, batchText, elementsText, inventoryOf, parseInventory, swapText, type Inventory } from './transaction.js';
+import { NETLINK_MAX_BATCH_BYTES, NetlinkElements } from './netlink.js';
+import { EMPTY_INVENTORY, batchCommands, commandsText, elementCommands, inventoryOf, parseInventory, swapText, type Inventory } from './transaction.js';
 import { ConfigError } from '../../util/errors.js';
 
 export interface NftablesOptions extends RulesetOptions {
-  /** The nft command: file and leading arguments (tests run it inside a network namespace). */
+  /**
+   * The nft command: file and leading arguments (tests run it inside a network
+   * namespace). When given, every transaction goes through it: dnsgate's own netlink
+   * socket would reach the ruleset of dnsgate's namespace, which may not be nft's.
+   */
   nft?: readonly [string, readonly string[]];
 }
 
@@ -32,6 +37,8 @@ export class NftablesDataplane implements Dataplane {
   readonly name = 'nftables';
   private readonly nft: readonly [string, readonly string[]];
   private readonly process: NftProcess;
+  /** Where batches of learnt elements go when they fit one sendmsg; nft otherwise, or when netlink is not available. */
+  private netlink: NetlinkElements | undefined;
   /** What the kernel holds, as of the last transaction that replaced the table. */
   private ruleset: Ruleset | undefined;
   private inventory: Inventory = EMPTY_INVENTORY;
@@ -77,8 +84,10 @@ export class NftablesDataplane implements Dataplane {
     }
     const ruleset = this.ruleset as Ruleset;
     const keptLearnt = ruleset.learntSets.filter((set) => existingSets.has(set.name)).length;
+    const netlink = this.options.nft === undefined ? await NetlinkElements.open(this.options.table) : 'nft runs in another network namespace';
+    if (typeof netlink !== 'string') this.netlink = netlink;
     this.logger.info(
-      `nftables: table ${this.table} on hook ${this.options.hook}: ${ruleset.enforcedPods} enforced pods in ${ruleset.classes} chains, ${ruleset.learntSets.length} learnt sets (${keptLearnt} kept with their elements)`,
+      `nftables: table ${this.table} on hook ${this.options.hook}: ${ruleset.enforcedPods} enforced pods in ${ruleset.classes} chains, ${ruleset.learntSets.length} learnt sets (${keptLearnt} kept with their elements); learnt elements through ${typeof netlink === 'string' ? `nft (${netlink})` : 'netlink'}`,
     );
   }
 
@@ -86,9 +95,12 @@ export class NftablesDataplane implements Dataplane {
     return this.enqueue(async () => {
       const ruleset = this.ruleset;
       if (ruleset === undefined) throw new Error(`nftables: table ${this.table} is not installed`);
-      const { text, count } = batchText(ruleset, batch, Date.now());
-      if (text === '') return;
-      await this.run('batch', text);
+      const { commands, count } = batchCommands(ruleset, batch, Date.now());
+      if (commands.length === 0) return;
+      const netlink = this.netlink;
+      const encoded = netlink?.encode(commands);
+      if (netlink && encoded && encoded.bytes.length <= NETLINK_MAX_BATCH_BYTES) await this.run('batch', () => netlink.send(encoded, commands));
+      else await this.run('batch', () => this.process.run(commandsText(ruleset.options.table, commands)));
       this.metrics.elements.inc(count);
     });
   }
@@ -136,8 +148,10 @@ export class NftablesDataplane implements Dataplane {
   }
 
   /** Stops nft and leaves the table in place: enforcement goes on while dnsgate is away (fail-static). */
-  stop(): Promise<void> {
-    return this.process.stop();
+  async stop(): Promise<void> {
+    await this.queue;
+    await this.process.stop();
+    this.netlink?.close();
   }
 
   /** Compiles the current policies and pods and replaces the table with them (and `entries`, when given) in one transaction. */
@@ -150,11 +164,11 @@ export class NftablesDataplane implements Dataplane {
     let text = swapText(ruleset, this.inventory, { flushLearnt: entries !== undefined && !this.keepUnknownElements });
     let count = 0;
     if (entries !== undefined) {
-      const elements = elementsText(ruleset, entries, Date.now());
-      text += elements.text;
+      const elements = elementCommands(ruleset, entries, Date.now());
+      text += commandsText(ruleset.options.table, elements.commands);
       count = elements.count;
     }
-    await this.run(operation, text);
+    await this.run(operation, () => this.process.run(text));
     this.ruleset = ruleset;
     this.inventory = inventoryOf(ruleset);
     this.inventoryStale = false;
@@ -169,9 +183,9 @@ export class NftablesDataplane implements Dataplane {
     return this.compiled.ruleset;
   }
 
-  private async run(operation: Operation, text: string): Promise<void> {
+  private async run(operation: Operation, transaction: () => Promise<void>): Promise<void> {
     try {
-      await this.process.run(text);
+      await transaction();
     } catch (error) {
       this.metrics.errors.labels(operation).inc();
       this.inventoryStale = true;

@@ -112,23 +112,30 @@ function chunks<T>(items: readonly T[]): T[][] {
   return result;
 }
 
-function withTimeouts(keys: readonly [string, number][]): string {
-  return keys.map(([key, timeout]) => `${key} timeout ${timeout}ms`).join(', ');
+/**
+ * One command of a transaction on learnt sets: elements added to or deleted from one
+ * set. Keys are written as nft writes them (`10.244.1.7 . 192.0.2.7`); an element with
+ * a timeout (ms) is added with it.
+ */
+export interface ElementCommand {
+  verb: 'add' | 'delete';
+  set: string;
+  elements: readonly { key: string; timeoutMs?: number }[];
 }
 
 /** Adds `bySet`, replacing elements that may exist (`replace`) or into sets known to be empty. */
-function addCommands(table: string, bySet: ElementsBySet, replace: boolean, lines: string[]): void {
+function addCommands(bySet: ElementsBySet, replace: boolean, commands: ElementCommand[]): void {
   for (const [set, keys] of bySet) {
     for (const chunk of chunks([...keys])) {
-      const add = `add element ${table} ${set} { ${withTimeouts(chunk)} }`;
-      if (replace) lines.push(add, `delete element ${table} ${set} { ${chunk.map(([key]) => key).join(', ')} }`);
-      lines.push(add);
+      const add: ElementCommand = { verb: 'add', set, elements: chunk.map(([key, timeoutMs]) => ({ key, timeoutMs })) };
+      commands.push(add);
+      if (replace) commands.push({ verb: 'delete', set, elements: chunk.map(([key]) => ({ key })) }, add);
     }
   }
 }
 
-export interface ElementText {
-  text: string;
+export interface ElementCommands {
+  commands: ElementCommand[];
   /** Elements added or removed. */
   count: number;
 }
@@ -137,9 +144,8 @@ export interface ElementText {
  * A batch of the map's changes. Removals of entries whose time is up are skipped: the
  * kernel expired those elements itself.
  */
-export function batchText(ruleset: Ruleset, batch: DataplaneBatch, now: number): ElementText {
-  const table = `inet ${ruleset.options.table}`;
-  const lines: string[] = [];
+export function batchCommands(ruleset: Ruleset, batch: DataplaneBatch, now: number): ElementCommands {
+  const commands: ElementCommand[] = [];
   let count = 0;
   const removals = new Map<string, Set<string>>();
   for (const removal of batch.removals) {
@@ -152,26 +158,37 @@ export function batchText(ruleset: Ruleset, batch: DataplaneBatch, now: number):
   }
   for (const [set, keys] of removals) {
     for (const chunk of chunks([...keys])) {
+      const elements = chunk.map((key) => ({ key }));
       // Adding first makes the delete succeed whether or not the element is still there.
-      lines.push(`add element ${table} ${set} { ${chunk.join(', ')} }`, `delete element ${table} ${set} { ${chunk.join(', ')} }`);
+      commands.push({ verb: 'add', set, elements }, { verb: 'delete', set, elements });
       count += chunk.length;
     }
   }
   const upserts = group(ruleset, batch.upserts, now);
-  addCommands(table, upserts, true, lines);
+  addCommands(upserts, true, commands);
   for (const keys of upserts.values()) count += keys.size;
-  return { text: lines.length === 0 ? '' : `${lines.join('\n')}\n`, count };
+  return { commands, count };
 }
 
 /**
  * Every element of `entries`, after a swap. A plain add: into sets just emptied, or,
  * at the first resync, over elements of an earlier run that hold the same entries.
  */
-export function elementsText(ruleset: Ruleset, entries: readonly EntrySnapshot[], now: number): ElementText {
-  const lines: string[] = [];
+export function elementCommands(ruleset: Ruleset, entries: readonly EntrySnapshot[], now: number): ElementCommands {
+  const commands: ElementCommand[] = [];
   const bySet = group(ruleset, entries, now);
-  addCommands(`inet ${ruleset.options.table}`, bySet, false, lines);
+  addCommands(bySet, false, commands);
   let count = 0;
   for (const keys of bySet.values()) count += keys.size;
-  return { text: lines.length === 0 ? '' : `${lines.join('\n')}\n`, count };
+  return { commands, count };
+}
+
+/** `commands` on the learnt sets of `inet TABLE` as nft text, one command a line; empty when there are none. */
+export function commandsText(table: string, commands: readonly ElementCommand[]): string {
+  let text = '';
+  for (const { verb, set, elements } of commands) {
+    const written = elements.map(({ key, timeoutMs }) => (timeoutMs === undefined ? key : `${key} timeout ${timeoutMs}ms`)).join(', ');
+    text += `${verb} element inet ${table} ${set} { ${written} }\n`;
+  }
+  return text;
 }

@@ -1,0 +1,24 @@
+/**
+ * Run by test/dataplane/netlink.test.ts inside a network namespace (a process's netlink
+ * socket reaches its own namespace's ruleset): opens dnsgate's netlink path to the table
+ * argv[2], sends each batch of argv[3] (JSON: ElementCommand[][]) in turn, and prints
+ * one JSON line: how the socket opened, then each batch's outcome.
+ */
+import { NetlinkElements } from '../../src/dataplane/nftables/netlink.js';
+import type { ElementCommand } from '../../src/dataplane/nftables/transaction.js';
+
+const [table, batchesJson] = process.argv.slice(2);
+const opened = await NetlinkElements.open(table);
+const outcomes: string[] = [];
+if (typeof opened !== 'string') {
+  for (const commands of JSON.parse(batchesJson) as ElementCommand[][]) {
+    outcomes.push(
+      await opened.send(opened.encode(commands), commands).then(
+        () => 'applied',
+        (error: Error) => error.message,
+      ),
+    );
+  }
+  opened.close();
+}
+process.stdout.write(JSON.stringify({ opened: typeof opened === 'string' ? opened : 'open', outcomes }));
