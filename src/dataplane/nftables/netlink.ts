@@ -106,9 +106,14 @@ export class NetlinkElements {
       const timer = setTimeout(() => this.finish(new Error(`netlink: no answer in ${ANSWER_TIMEOUT_MS} ms`)), ANSWER_TIMEOUT_MS);
       this.inFlight = { batch, commands, failure: undefined, resolve, reject, timer };
       this.socket.ref();
-      this.socket.send(batch.bytes, {}, (error) => {
-        if (error) this.finish(new Error(`netlink: sendmsg: ${error.code ?? error.message}`));
-      });
+      try {
+        this.socket.send(batch.bytes, {}, (error) => {
+          if (error) this.finish(new Error(`netlink: sendmsg: ${error.code ?? error.message}`));
+        });
+      } catch (error) {
+        // A closed socket refuses at once.
+        this.finish(error as Error);
+      }
     });
   }
 

@@ -5,7 +5,8 @@
  * nft runs each line of interactive input as one transaction, and reads that input one
  * byte per read(2) (about 3 µs a byte here): a batch of a hundred elements would take
  * 20 ms. So a short transaction whose lines are whole commands (a batch of a few
- * elements, what a held answer usually waits for) is sent as one line, its commands
+ * elements, what a held answer usually waits for, when batches cannot go over
+ * netlink: see netlink.ts) is sent as one line, its commands
  * joined by `;`: one pipe write and one wake-up of nft. Any other is written to a file
  * and the process told `include "FILE"`, which nft reads in blocks; the include is one
  * input line too, so the whole file is one transaction. Writing the file costs the
