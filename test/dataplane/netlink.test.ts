@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { encodeBatch, readAnswers } from '../../src/dataplane/nftables/netlink-batch.js';
+import { fitsNetlink } from '../../src/dataplane/nftables/netlink.js';
 import type { ElementCommand } from '../../src/dataplane/nftables/transaction.js';
 import { missing } from '../helpers/env.js';
 import { NetworkNamespace } from '../helpers/netns.js';
@@ -23,11 +24,12 @@ const TABLE = `table inet dnsgate {
 interface ClientResult {
   opened: string;
   outcomes: string[];
+  unusable?: string;
 }
 
 /** Runs the netlink client in `namespace` (`prefix` before node: a capability drop). */
-async function client(namespace: NetworkNamespace, batches: ElementCommand[][], prefix: string[] = []): Promise<ClientResult> {
-  const [file, argv] = namespace.command(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length > 0 ? [process.execPath] : []), CLIENT, 'dnsgate', JSON.stringify(batches)]);
+async function client(namespace: NetworkNamespace, batches: ElementCommand[][], prefix: string[] = [], mode = ''): Promise<ClientResult> {
+  const [file, argv] = namespace.command(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length > 0 ? [process.execPath] : []), CLIENT, 'dnsgate', JSON.stringify(batches), mode]);
   return JSON.parse((await run(file, argv)).stdout) as ClientResult;
 }
 
@@ -87,6 +89,13 @@ test('answers: every NLMSG_ERROR of a datagram, with its errno; other messages a
   ]);
 });
 
+test('only small batches go over netlink: every failed command is answered with an echo of it, and the answers must fit the socket', () => {
+  const command = (elements: number): ElementCommand => ({ verb: 'add', set: 'pod4', elements: Array.from({ length: elements }, (_, i) => ({ key: `10.0.0.1 . 192.0.2.${i % 250}` })) });
+  assert.equal(fitsNetlink(Array.from({ length: 32 }, () => command(8))), true);
+  assert.equal(fitsNetlink(Array.from({ length: 33 }, () => command(1))), false, 'too many commands');
+  assert.equal(fitsNetlink([command(257)]), false, 'too many elements');
+});
+
 const skip = missing('nft', 'ip', 'setpriv');
 
 test('the kernel applies batches of both families and scopes, with their timeouts, and an element removed is gone', { skip }, async () => {
@@ -103,7 +112,7 @@ test('the kernel applies batches of both families and scopes, with their timeout
       // The same element again: its timeout is replaced.
       upsert('pod4', '10.0.0.1 . 192.0.2.1', 120_000),
     ]);
-    assert.deepEqual(result, { opened: 'open', outcomes: ['applied', 'applied'] });
+    assert.deepEqual(result.outcomes, ['applied', 'applied']);
     const listed = await nft('list', 'table', 'inet', 'dnsgate');
     assert.match(listed, /10\.0\.0\.1 \. 192\.0\.2\.1 timeout 2m expires/);
     assert.match(listed, /fd00::1 \. 2001:db8::ff00:42 timeout 5s500ms expires/);
@@ -116,7 +125,8 @@ test('the kernel applies batches of both families and scopes, with their timeout
 test('a batch with a command the kernel refuses is not applied at all, and the error names the command', { skip }, async () => {
   await withTable(async (namespace, nft) => {
     const result = await client(namespace, [[...upsert('pod4', '10.0.0.1 . 192.0.2.1', 60_000), add('gone', '10.0.0.1 . 192.0.2.2', 60_000), add('pod4', '10.0.0.1 . 192.0.2.3', 60_000)], [add('pod4', '10.0.0.1 . 192.0.2.4', 60_000)]]);
-    assert.deepEqual(result, { opened: 'open', outcomes: ['netlink: no such file or directory (ENOENT): add element inet dnsgate gone { 10.0.0.1 . 192.0.2.2 timeout 60000ms }', 'applied'] });
+    assert.deepEqual(result.outcomes, ['netlink: no such file or directory (ENOENT): add element inet dnsgate gone { 10.0.0.1 . 192.0.2.2 timeout 60000ms }', 'applied']);
+    assert.equal(result.unusable, undefined, 'a refused batch leaves the socket in use');
     const listed = await nft('list', 'set', 'inet', 'dnsgate', 'pod4');
     assert.doesNotMatch(listed, /192\.0\.2\.[13]/, 'nothing of the refused batch');
     assert.match(listed, /192\.0\.2\.4/, 'the next batch is answered on its own');
@@ -125,10 +135,31 @@ test('a batch with a command the kernel refuses is not applied at all, and the e
 
 test('opening says why batches cannot go over netlink: no table, or no CAP_NET_ADMIN', { skip }, async () => {
   await withTable(async (namespace) => {
-    assert.deepEqual(await client(namespace, []), { opened: 'netlink: no such file or directory (ENOENT): table inet dnsgate', outcomes: [] });
+    assert.equal((await client(namespace, [])).opened, 'netlink: no such file or directory (ENOENT): table inet dnsgate');
   }, '');
   await withTable(async (namespace) => {
     const dropped = await client(namespace, [], ['setpriv', '--inh-caps=-net_admin', '--bounding-set=-net_admin']);
-    assert.deepEqual(dropped, { opened: 'netlink: operation not permitted (EPERM): table inet dnsgate', outcomes: [] });
+    assert.equal(dropped.opened, 'netlink: operation not permitted (EPERM): table inet dnsgate');
+  });
+});
+
+test('the largest batch netlink takes, every command refused: its answers fit, and the next batch is answered', { skip }, async () => {
+  await withTable(async (namespace, nft) => {
+    const elements = Array.from({ length: 8 }, (_, i) => ({ key: `fd00::1 . 2001:db8::${i + 1}`, timeoutMs: 60_000 }));
+    const refused: ElementCommand[] = Array.from({ length: 32 }, (_, i) => ({ verb: 'add', set: `gone${i}`, elements }));
+    assert.equal(fitsNetlink(refused), true);
+    const result = await client(namespace, [refused, [add('pod6', 'fd00::1 . 2001:db8::99', 60_000)]]);
+    assert.match(result.outcomes[0], /^netlink: no such file or directory \(ENOENT\): add element inet dnsgate gone0 /);
+    assert.deepEqual(result.outcomes.slice(1), ['applied']);
+    assert.equal(result.unusable, undefined);
+    assert.match(await nft('list', 'set', 'inet', 'dnsgate', 'pod6'), /2001:db8::99/);
+  });
+});
+
+test('a closed socket refuses batches at once and says so, so that they go through nft', { skip }, async () => {
+  await withTable(async (namespace, nft) => {
+    const result = await client(namespace, [upsert('pod4', '10.0.0.1 . 192.0.2.1', 60_000), upsert('pod4', '10.0.0.1 . 192.0.2.2', 60_000)], [], 'close-first');
+    assert.deepEqual(result, { opened: 'open', outcomes: ['netlink socket closed', 'netlink socket closed'], unusable: 'netlink socket closed' });
+    assert.doesNotMatch(await nft('list', 'set', 'inet', 'dnsgate', 'pod4'), /192\.0\.2/);
   });
 });

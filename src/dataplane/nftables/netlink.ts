@@ -19,20 +19,32 @@ import { commandsText, type ElementCommand } from './transaction.js';
 
 const NETLINK_NETFILTER = 12;
 
-/** A batch unanswered for this long is taken as lost (the kernel drops replies when the socket's buffer is full). */
+/** A batch unanswered for this long is taken as lost. */
 const ANSWER_TIMEOUT_MS = 5_000;
 
 /**
- * Largest batch sent over netlink: a socket takes at most its send buffer (about 208 KiB
- * by default) in one sendmsg. Larger ones, resyncs and expiry extensions in bulk, go
- * through nft, which no answer waits for.
+ * The most commands and elements a batch sent over netlink may carry. The kernel answers
+ * every failed command with an error that echoes it, and a socket whose receive buffer
+ * (about 208 KiB by default) overflows reports ENOBUFS through an error that the
+ * `netlink` package's native part cannot survive (it aborts the process). So a batch
+ * stays small enough that all its errors fit several times over (at most about 16 KiB of
+ * commands); larger ones, resyncs and bulk removals, go through nft, which no answer
+ * waits for. What an answer waits for is a few commands.
  */
-export const NETLINK_MAX_BATCH_BYTES = 128 * 1024;
+const MAX_COMMANDS = 32;
+const MAX_ELEMENTS = 256;
+
+/** Whether `commands` may go over netlink (see MAX_COMMANDS). */
+export function fitsNetlink(commands: readonly ElementCommand[]): boolean {
+  if (commands.length > MAX_COMMANDS) return false;
+  let elements = 0;
+  for (const command of commands) elements += command.elements.length;
+  return elements <= MAX_ELEMENTS;
+}
 
 interface InFlight {
   batch: NetlinkBatch;
   commands: readonly ElementCommand[];
-  failure: { errno: number; sequence: number } | undefined;
   resolve(): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout;
@@ -47,14 +59,18 @@ function errnoText(errno: number): string {
 export class NetlinkElements {
   private sequence = 1;
   private inFlight: InFlight | undefined;
+  /** Why the socket may no longer be used (closed, or it reported an error); batches then go through nft. */
+  private unusable: string | undefined;
 
   private constructor(
     private readonly socket: NetlinkRaw.RawNetlinkSocket,
     private readonly table: string,
   ) {
     socket.on('message', (datagram) => this.received(datagram));
-    // Replies lost to a full receive buffer: the batch in flight cannot be known to be in effect.
-    socket.on('error', (error) => this.finish(new Error(`netlink: ${error.message}`)));
+    // Replies were lost: the batch in flight cannot be known to be in effect, and
+    // answers still queued could be taken for a later batch's.
+    socket.on('error', (error) => this.retire(`netlink: ${error.message}`));
+    socket.on('close', () => this.retire('netlink socket closed'));
     socket.unref();
   }
 
@@ -81,13 +97,21 @@ export class NetlinkElements {
     }
   }
 
-  /** `commands` (at least one) as one batch, to `send` unless it exceeds NETLINK_MAX_BATCH_BYTES. */
-  encode(commands: readonly ElementCommand[]): NetlinkBatch {
-    return encodeBatch(this.table, commands, this.nextSequence(commands.length + 2));
+  /** Why batches can no longer go this way, once the socket failed or closed. */
+  get unusableReason(): string | undefined {
+    return this.unusable;
+  }
+
+  /** Applies `commands` (at most MAX_COMMANDS) as one transaction; resolves once the kernel has it in effect. */
+  run(commands: readonly ElementCommand[]): Promise<void> {
+    if (!fitsNetlink(commands)) return Promise.reject(new RangeError(`netlink: ${commands.length} commands are too many for one batch`));
+    if (commands.length === 0) return Promise.resolve();
+    return this.send(encodeBatch(this.table, commands, this.nextSequence(commands.length + 2)), commands);
   }
 
   close(): void {
-    this.finish(new Error('netlink socket closed'));
+    if (this.unusable !== undefined) return;
+    this.retire('netlink socket closed');
     this.socket.close();
   }
 
@@ -99,20 +123,20 @@ export class NetlinkElements {
     return first;
   }
 
-  /** Applies `batch`, encoded from `commands`, as one transaction; resolves once the kernel has it in effect. */
-  send(batch: NetlinkBatch, commands: readonly ElementCommand[]): Promise<void> {
+  private send(batch: NetlinkBatch, commands: readonly ElementCommand[]): Promise<void> {
+    if (this.unusable !== undefined) return Promise.reject(new Error(this.unusable));
     if (this.inFlight) return Promise.reject(new Error('netlink: a batch is already in flight'));
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => this.finish(new Error(`netlink: no answer in ${ANSWER_TIMEOUT_MS} ms`)), ANSWER_TIMEOUT_MS);
-      this.inFlight = { batch, commands, failure: undefined, resolve, reject, timer };
-      this.socket.ref();
+      this.inFlight = { batch, commands, resolve, reject, timer };
       try {
+        this.socket.ref();
         this.socket.send(batch.bytes, {}, (error) => {
           if (error) this.finish(new Error(`netlink: sendmsg: ${error.code ?? error.message}`));
         });
       } catch (error) {
-        // A closed socket refuses at once.
-        this.finish(error as Error);
+        // A socket the package closed itself refuses at once.
+        this.retire(`netlink: ${(error as Error).message}`);
       }
     });
   }
@@ -124,19 +148,22 @@ export class NetlinkElements {
     for (const { sequence, errno } of readAnswers(datagram)) {
       // Answers to an earlier batch given up on are not this one's.
       if (sequence < firstSequence || sequence > lastSequence) continue;
-      if (errno !== 0) flight.failure ??= { errno, sequence };
-      if (sequence === lastSequence || (sequence === firstSequence && errno !== 0)) {
-        this.finish(flight.failure ? new Error(this.describe(flight, flight.failure)) : undefined);
-        return;
-      }
+      // Any error means the kernel aborted the whole batch; it may send nothing more.
+      if (errno !== 0) return this.finish(new Error(this.describe(flight, errno, sequence)));
+      if (sequence === lastSequence) return this.finish(undefined);
     }
   }
 
-  private describe(flight: InFlight, failure: { errno: number; sequence: number }): string {
-    const command = flight.commands[failure.sequence - flight.batch.firstSequence - 1];
+  private describe(flight: InFlight, errno: number, sequence: number): string {
+    const command = flight.commands[sequence - flight.batch.firstSequence - 1];
     const text = command ? commandsText(this.table, [command]).trim() : `table inet ${this.table}`;
     const what = text.length > 160 ? `${text.slice(0, 160)}…` : text;
-    return `netlink: ${errnoText(failure.errno)}: ${what}`;
+    return `netlink: ${errnoText(errno)}: ${what}`;
+  }
+
+  private retire(reason: string): void {
+    this.unusable ??= reason;
+    this.finish(new Error(reason));
   }
 
   private finish(error: Error | undefined): void {
@@ -144,7 +171,7 @@ export class NetlinkElements {
     if (!flight) return;
     this.inFlight = undefined;
     clearTimeout(flight.timer);
-    this.socket.unref();
+    if (this.unusable === undefined) this.socket.unref();
     if (error) flight.reject(error);
     else flight.resolve();
   }

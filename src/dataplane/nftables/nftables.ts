@@ -14,7 +14,7 @@ import type { Dataplane, RuleCounts } from '../dataplane.js';
 import { CounterTotals, parseCountedRules } from './counters.js';
 import { NftProcess } from './nft-process.js';
 import { compileRuleset, type Ruleset, type RulesetOptions } from './ruleset.js';
-import { NETLINK_MAX_BATCH_BYTES, NetlinkElements } from './netlink.js';
+import { NetlinkElements, fitsNetlink } from './netlink.js';
 import { EMPTY_INVENTORY, batchCommands, commandsText, elementCommands, inventoryOf, parseInventory, swapText, type Inventory } from './transaction.js';
 import { ConfigError } from '../../util/errors.js';
 
@@ -97,9 +97,8 @@ export class NftablesDataplane implements Dataplane {
       if (ruleset === undefined) throw new Error(`nftables: table ${this.table} is not installed`);
       const { commands, count } = batchCommands(ruleset, batch, Date.now());
       if (commands.length === 0) return;
-      const netlink = this.netlink;
-      const encoded = netlink?.encode(commands);
-      if (netlink && encoded && encoded.bytes.length <= NETLINK_MAX_BATCH_BYTES) await this.run('batch', () => netlink.send(encoded, commands));
+      const netlink = this.usableNetlink();
+      if (netlink && fitsNetlink(commands)) await this.run('batch', () => netlink.run(commands));
       else await this.run('batch', () => this.process.run(commandsText(ruleset.options.table, commands)));
       this.metrics.elements.inc(count);
     });
@@ -193,6 +192,16 @@ export class NftablesDataplane implements Dataplane {
       this.logger.error(this.problem);
       throw error;
     }
+  }
+
+  /** The netlink socket while it works; once it failed, batches go through nft for the rest of the run. */
+  private usableNetlink(): NetlinkElements | undefined {
+    const reason = this.netlink?.unusableReason;
+    if (reason !== undefined) {
+      this.netlink = undefined;
+      this.logger.error(`nftables: learnt elements through nft from now on: ${reason}`);
+    }
+    return this.netlink;
   }
 
   private lostProcess(reason: string): void {
