@@ -8,6 +8,13 @@
  * A failed batch fails the answers waiting on it; the next commit is then a resync of
  * the whole map, retried until the dataplane takes it. So is the next commit after the
  * dataplane says it lost what it held.
+ *
+ * A dataplane that applies batches in the order they are sent (`pipelines`: netlink,
+ * where the kernel applies a batch inside the send) gets the next batch without waiting
+ * for the last one's answer, so an answer arriving meanwhile waits for one round trip,
+ * not two. Its waiters are released only once every batch before it is in effect too,
+ * since what they need may have travelled in one of those; when one of those failed,
+ * they fail with it. Resyncs never overlap a batch.
  */
 import type { AllowedMap } from '../allowmap/map.js';
 import type { Dataplane } from './dataplane.js';
@@ -21,11 +28,13 @@ export interface CommitListener<Waiter> {
 }
 
 export class Committer<Waiter> {
-  private inFlight = false;
+  private inFlight = 0;
   private scheduled = false;
   private needsResync = false;
   private waiters: Waiter[] = [];
   private resyncWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** Settles true once every batch sent so far is in effect, false once one of them was not. */
+  private allApplied: Promise<boolean> = Promise.resolve(true);
 
   constructor(
     private readonly map: AllowedMap,
@@ -41,7 +50,7 @@ export class Committer<Waiter> {
 
   /** Commits pending map changes soon (once the replies of this I/O turn have joined). */
   kick(): void {
-    if (this.inFlight || this.scheduled) return;
+    if (this.scheduled || !this.mayCommit()) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -64,14 +73,25 @@ export class Committer<Waiter> {
     this.kick();
   }
 
+  /** Nothing in flight, or a batch (not a resync) that may follow what is. */
+  private mayCommit(): boolean {
+    return this.inFlight === 0 || (!this.needsResync && (this.dataplane.pipelines?.() ?? false));
+  }
+
   private async commit(): Promise<void> {
+    // A resync asked for meanwhile waits for the batches in flight; the last of them kicks again.
+    if (!this.mayCommit()) return;
     const waiters = this.waiters;
     this.waiters = [];
     const resync = this.needsResync;
     const pending = resync ? this.map.takeAll() : this.map.takeBatch();
     const resyncWaiters = resync ? this.resyncWaiters.splice(0) : [];
-    this.inFlight = true;
-    let failed = false;
+    // A resync replaces everything, so what failed before it no longer matters.
+    const earlier = resync ? Promise.resolve(true) : this.allApplied;
+    let settle: (applied: boolean) => void = () => undefined;
+    this.allApplied = new Promise((resolve) => (settle = resolve));
+    this.inFlight++;
+    let failure: Error | undefined;
     try {
       if (pending !== undefined) {
         const started = performance.now();
@@ -80,18 +100,22 @@ export class Committer<Waiter> {
         this.map.markProgrammed(pending);
         this.listener.onBatch(pending.batch.upserts.length + pending.batch.removals.length, (performance.now() - started) / 1000);
       }
+    } catch (error) {
+      failure = error as Error;
+    }
+    if (failure === undefined && !(await earlier)) failure = new Error('an earlier dataplane batch failed');
+    settle(failure === undefined);
+    this.inFlight--;
+    if (failure === undefined) {
       if (resync) this.needsResync = false;
       this.listener.onCommitted(waiters);
       for (const waiter of resyncWaiters) waiter.resolve();
-    } catch (error) {
-      failed = true;
+      if (this.waiters.length > 0 || this.needsResync || this.map.hasChanges) this.kick();
+    } else {
       this.needsResync = true;
-      this.listener.onFailed(waiters, error as Error);
-      for (const waiter of resyncWaiters) waiter.reject(error as Error);
+      this.listener.onFailed(waiters, failure);
+      for (const waiter of resyncWaiters) waiter.reject(failure);
       setTimeout(() => this.kick(), RESYNC_RETRY_MS).unref();
-    } finally {
-      this.inFlight = false;
     }
-    if (!failed && (this.waiters.length > 0 || this.needsResync || this.map.hasChanges)) this.kick();
   }
 }

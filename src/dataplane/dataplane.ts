@@ -22,6 +22,12 @@ export interface Dataplane {
   /** Resolves when the batch is in effect; rejects when it is not (the caller decides what that means for held answers). */
   apply(batch: DataplaneBatch): Promise<void>;
   /**
+   * True when a batch applied now takes effect after every batch applied before it,
+   * answered or not (the kernel applies a netlink batch as it is sent): the next batch
+   * may then go before the last one is acknowledged.
+   */
+  pipelines?(): boolean;
+  /**
    * Replaces everything the dataplane holds with `entries` (start-up, after a failure).
    * Until `mapComplete`, what it holds beyond them stays (an earlier run's, a predecessor's).
    */

@@ -18,8 +18,12 @@ function setup(delayMs: number) {
   return { map, dataplane, committer, done, failed, learn };
 }
 
-const until = async (predicate: () => boolean) => {
-  while (!predicate()) await new Promise((resolve) => setTimeout(resolve, 1));
+const until = async (predicate: () => boolean, limitMs = 10_000) => {
+  const deadline = Date.now() + limitMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`not within ${limitMs} ms: ${predicate.toString()}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
 };
 
 test('a burst of answers shares batches: one in flight, the rest together in the next', async () => {
@@ -67,4 +71,61 @@ test('resync() resolves once the whole map is in effect', async () => {
   learn('192.0.2.2');
   await committer.resync();
   assert.deepEqual([...dataplane.programmed.keys()].sort(), ['|192.0.2.1', '|192.0.2.2']);
+});
+
+test('a pipelining dataplane gets the next batch before the last is answered; its waiters go only after both', async () => {
+  const { dataplane, committer, done, learn } = setup(300);
+  dataplane.pipelining = true;
+  learn('192.0.2.1');
+  committer.wait('first');
+  await until(() => dataplane.batches.length === 1);
+  learn('192.0.2.2');
+  committer.wait('second');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(dataplane.batches.length, 2, 'the second batch went while the first was unanswered');
+  assert.deepEqual(done, []);
+  await until(() => done.length === 2);
+  assert.deepEqual(done, ['first', 'second']);
+});
+
+test('a pipelined batch behind a failed one fails its waiters too, and the next commit resyncs', async () => {
+  const { dataplane, committer, done, failed, learn } = setup(100);
+  dataplane.pipelining = true;
+  dataplane.failNext = 1;
+  learn('192.0.2.1');
+  committer.wait('unlucky');
+  await until(() => dataplane.batches.length === 1);
+  // This answer's IP travelled in the failing batch: the batch it waits on succeeds, yet must not release it.
+  learn('192.0.2.1');
+  learn('192.0.2.2');
+  committer.wait('behind');
+  await until(() => failed.length === 2);
+  assert.deepEqual(failed, ['unlucky', 'behind']);
+  assert.equal(dataplane.batches.length, 2);
+  committer.wait('after');
+  await until(() => done.length === 1);
+  assert.deepEqual(done, ['after']);
+  assert.equal(dataplane.resyncs.length, 1);
+});
+
+test('a resync waits for the pipelined batches in flight, and no batch goes beside it', async () => {
+  const { dataplane, committer, done, learn } = setup(150);
+  dataplane.pipelining = true;
+  let atResync: string[] = [];
+  dataplane.onResync = async () => {
+    atResync = [...dataplane.programmed.keys()];
+  };
+  learn('192.0.2.1');
+  committer.wait('before');
+  await until(() => dataplane.batches.length === 1);
+  const resynced = committer.resync();
+  learn('192.0.2.2');
+  committer.wait('during');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(dataplane.resyncs.length, 0, 'the resync waits for the batch in flight');
+  assert.equal(dataplane.batches.length, 1, 'and nothing else goes meanwhile');
+  await resynced;
+  assert.deepEqual(atResync, ['|192.0.2.1'], 'the batch was in effect when the resync began');
+  await until(() => done.length === 2);
+  assert.deepEqual(done, ['before', 'during']);
 });

@@ -11,6 +11,8 @@ export class DelayedDataplane extends NoDataplane {
   override readonly name = 'delayed-test';
   delayMs: number;
   failNext = 0;
+  /** Whether batches may overlap, as over netlink (`Dataplane.pipelines`). */
+  pipelining = false;
   readonly batches: DataplaneBatch[] = [];
   readonly resyncs: EntrySnapshot[][] = [];
   /** What is in effect: `clientKey|ip` → snapshot. */
@@ -19,6 +21,10 @@ export class DelayedDataplane extends NoDataplane {
   constructor(delayMs = 0) {
     super();
     this.delayMs = delayMs;
+  }
+
+  pipelines(): boolean {
+    return this.pipelining;
   }
 
   override async apply(batch: DataplaneBatch): Promise<void> {

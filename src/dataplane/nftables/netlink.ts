@@ -58,7 +58,7 @@ function errnoText(errno: number): string {
 
 export class NetlinkElements {
   private sequence = 1;
-  private inFlight: InFlight | undefined;
+  private readonly inFlight = new Set<InFlight>();
   /** Why the socket may no longer be used (closed, or it reported an error); batches then go through nft. */
   private unusable: string | undefined;
 
@@ -123,16 +123,19 @@ export class NetlinkElements {
     return first;
   }
 
+  /**
+   * Sends `batch` at once, whatever is still unanswered: the kernel applies each batch
+   * inside its sendmsg, so batches take effect in the order they are sent.
+   */
   private send(batch: NetlinkBatch, commands: readonly ElementCommand[]): Promise<void> {
     if (this.unusable !== undefined) return Promise.reject(new Error(this.unusable));
-    if (this.inFlight) return Promise.reject(new Error('netlink: a batch is already in flight'));
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.finish(new Error(`netlink: no answer in ${ANSWER_TIMEOUT_MS} ms`)), ANSWER_TIMEOUT_MS);
-      this.inFlight = { batch, commands, resolve, reject, timer };
+      const flight: InFlight = { batch, commands, resolve, reject, timer: setTimeout(() => this.finish(flight, new Error(`netlink: no answer in ${ANSWER_TIMEOUT_MS} ms`)), ANSWER_TIMEOUT_MS) };
+      this.inFlight.add(flight);
       try {
         this.socket.ref();
         this.socket.send(batch.bytes, {}, (error) => {
-          if (error) this.finish(new Error(`netlink: sendmsg: ${error.code ?? error.message}`));
+          if (error) this.finish(flight, new Error(`netlink: sendmsg: ${error.code ?? error.message}`));
         });
       } catch (error) {
         // A socket the package closed itself refuses at once.
@@ -142,15 +145,13 @@ export class NetlinkElements {
   }
 
   private received(datagram: Buffer): void {
-    const flight = this.inFlight;
-    if (!flight) return;
-    const { firstSequence, lastSequence } = flight.batch;
     for (const { sequence, errno } of readAnswers(datagram)) {
-      // Answers to an earlier batch given up on are not this one's.
-      if (sequence < firstSequence || sequence > lastSequence) continue;
+      // Answers to a batch given up on belong to no flight.
+      const flight = [...this.inFlight].find(({ batch }) => sequence >= batch.firstSequence && sequence <= batch.lastSequence);
+      if (flight === undefined) continue;
       // Any error means the kernel aborted the whole batch; it may send nothing more.
-      if (errno !== 0) return this.finish(new Error(this.describe(flight, errno, sequence)));
-      if (sequence === lastSequence) return this.finish(undefined);
+      if (errno !== 0) this.finish(flight, new Error(this.describe(flight, errno, sequence)));
+      else if (sequence === flight.batch.lastSequence) this.finish(flight, undefined);
     }
   }
 
@@ -163,15 +164,13 @@ export class NetlinkElements {
 
   private retire(reason: string): void {
     this.unusable ??= reason;
-    this.finish(new Error(reason));
+    for (const flight of this.inFlight) this.finish(flight, new Error(reason));
   }
 
-  private finish(error: Error | undefined): void {
-    const flight = this.inFlight;
-    if (!flight) return;
-    this.inFlight = undefined;
+  private finish(flight: InFlight, error: Error | undefined): void {
+    if (!this.inFlight.delete(flight)) return;
     clearTimeout(flight.timer);
-    if (this.unusable === undefined) this.socket.unref();
+    if (this.inFlight.size === 0 && this.unusable === undefined) this.socket.unref();
     if (error) flight.reject(error);
     else flight.resolve();
   }

@@ -29,6 +29,21 @@ export interface NftablesOptions extends RulesetOptions {
 
 type Operation = 'start' | 'batch' | 'resync' | 'policy';
 
+class Unanswered {
+  private readonly pending = new Set<Promise<void>>();
+
+  track(answer: Promise<void>): Promise<void> {
+    const settled = answer.catch(() => undefined);
+    this.pending.add(settled);
+    void settled.then(() => this.pending.delete(settled));
+    return answer;
+  }
+
+  async settled(): Promise<void> {
+    if (this.pending.size > 0) await Promise.all(this.pending);
+  }
+}
+
 function firstLine(error: unknown): string {
   return ((error as Error).message ?? String(error)).trim().split('\n')[0];
 }
@@ -39,6 +54,12 @@ export class NftablesDataplane implements Dataplane {
   private readonly process: NftProcess;
   /** Where batches of learnt elements go when they fit one sendmsg; nft otherwise, or when netlink is not available. */
   private netlink: NetlinkElements | undefined;
+  /**
+   * Netlink batches sent and not yet answered. nft goes only once they are: a batch the
+   * package could not send at once (the kernel short of buffers) would otherwise reach
+   * the kernel after an nft transaction queued behind it.
+   */
+  private readonly unanswered = new Unanswered();
   /** What the kernel holds, as of the last transaction that replaced the table. */
   private ruleset: Ruleset | undefined;
   private inventory: Inventory = EMPTY_INVENTORY;
@@ -91,17 +112,31 @@ export class NftablesDataplane implements Dataplane {
     );
   }
 
+  /**
+   * A batch over netlink is in the kernel once sent, so the queue goes on at once and
+   * only the caller waits for the acknowledgement (see `pipelines`); through nft the
+   * queue waits for it.
+   */
   apply(batch: DataplaneBatch): Promise<void> {
-    return this.enqueue(async () => {
+    const sent = this.enqueue(async (): Promise<{ acknowledged: Promise<void> }> => {
       const ruleset = this.ruleset;
       if (ruleset === undefined) throw new Error(`nftables: table ${this.table} is not installed`);
       const { commands, count } = batchCommands(ruleset, batch, Date.now());
-      if (commands.length === 0) return;
+      if (commands.length === 0) return { acknowledged: Promise.resolve() };
       const netlink = this.usableNetlink();
-      if (netlink && fitsNetlink(commands)) await this.run('batch', () => netlink.run(commands));
-      else await this.run('batch', () => this.process.run(commandsText(ruleset.options.table, commands)));
-      this.metrics.elements.inc(count);
+      const counted = () => void this.metrics.elements.inc(count);
+      if (netlink && fitsNetlink(commands)) return { acknowledged: this.unanswered.track(this.run('batch', () => netlink.run(commands)).then(counted)) };
+      await this.unanswered.settled();
+      await this.run('batch', () => this.process.run(commandsText(ruleset.options.table, commands)));
+      counted();
+      return { acknowledged: Promise.resolve() };
     });
+    return sent.then(({ acknowledged }) => acknowledged);
+  }
+
+  /** Batches may follow one another unanswered while they go over netlink. */
+  pipelines(): boolean {
+    return this.usableNetlink() !== undefined;
   }
 
   resync(entries: readonly EntrySnapshot[]): Promise<void> {
@@ -156,6 +191,7 @@ export class NftablesDataplane implements Dataplane {
   /** Compiles the current policies and pods and replaces the table with them (and `entries`, when given) in one transaction. */
   private async swap(operation: Exclude<Operation, 'batch'>, entries?: readonly EntrySnapshot[]): Promise<void> {
     const started = performance.now();
+    await this.unanswered.settled();
     if (this.inventoryStale) this.inventory = await this.readInventory(false);
     // A swap may replace counting chains, whose counters start again: what they counted is read first.
     if (this.ruleset?.counts) await this.ruleCounts().catch(() => undefined);
