@@ -11,8 +11,8 @@
  *
  * A dataplane that applies batches in the order they are sent (`pipelines`: netlink,
  * where the kernel applies a batch inside the send) gets the next batch without waiting
- * for the last one's answer, so an answer arriving meanwhile waits for one round trip,
- * not two. Its waiters are released only once every batch before it is in effect too,
+ * for the last one's answer (one at a time: MAX_PIPELINED), so an answer arriving
+ * meanwhile waits for one round trip, not two. Its waiters are released only once every batch before it is in effect too,
  * since what they need may have travelled in one of those; when one of those failed,
  * they fail with it. Resyncs never overlap a batch.
  */
@@ -20,6 +20,13 @@ import type { AllowedMap } from '../allowmap/map.js';
 import type { Dataplane } from './dataplane.js';
 
 const RESYNC_RETRY_MS = 1000;
+/**
+ * Batches in flight at most when pipelining: the one being answered and the next. More
+ * would only pile up behind a dataplane that is busy (say, with a policy swap), each a
+ * few answers, and their acknowledgements would crowd the netlink socket's buffer;
+ * meanwhile the rest accumulate into the next batch, as without pipelining.
+ */
+const MAX_PIPELINED = 2;
 
 export interface CommitListener<Waiter> {
   onCommitted(waiters: readonly Waiter[]): void;
@@ -73,9 +80,9 @@ export class Committer<Waiter> {
     this.kick();
   }
 
-  /** Nothing in flight, or a batch (not a resync) that may follow what is. */
+  /** Nothing in flight, or a batch (not a resync) that may follow the one that is. */
   private mayCommit(): boolean {
-    return this.inFlight === 0 || (!this.needsResync && (this.dataplane.pipelines?.() ?? false));
+    return this.inFlight === 0 || (this.inFlight < MAX_PIPELINED && !this.needsResync && (this.dataplane.pipelines?.() ?? false));
   }
 
   private async commit(): Promise<void> {

@@ -79,13 +79,38 @@ test('a pipelining dataplane gets the next batch before the last is answered; it
   learn('192.0.2.1');
   committer.wait('first');
   await until(() => dataplane.batches.length === 1);
+  // The second batch is answered long before the first.
+  dataplane.delayMs = 10;
   learn('192.0.2.2');
   committer.wait('second');
+  // Its IP is in the first batch: a commit with nothing new must wait for that one too.
+  learn('192.0.2.1');
+  committer.wait('repeat');
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(dataplane.batches.length, 2, 'the second batch went while the first was unanswered');
-  assert.deepEqual(done, []);
-  await until(() => done.length === 2);
-  assert.deepEqual(done, ['first', 'second']);
+  assert.deepEqual(done, [], 'nothing is released before the first batch is answered');
+  await until(() => done.length === 3);
+  assert.deepEqual(done, ['first', 'second', 'repeat']);
+});
+
+test('pipelining keeps at most two batches in flight; what comes meanwhile goes together in the next', async () => {
+  const { dataplane, committer, done, learn } = setup(200);
+  dataplane.pipelining = true;
+  learn('192.0.2.1');
+  committer.wait('a');
+  await until(() => dataplane.batches.length === 1);
+  learn('192.0.2.2');
+  committer.wait('b');
+  await until(() => dataplane.batches.length === 2);
+  for (let i = 3; i <= 20; i++) {
+    learn(`192.0.2.${i}`);
+    committer.wait(`c${i}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(dataplane.batches.length, 2, 'no third batch while two are unanswered');
+  await until(() => done.length === 20);
+  assert.equal(dataplane.batches.length, 3);
+  assert.equal(dataplane.batches[2].upserts.length, 18);
 });
 
 test('a pipelined batch behind a failed one fails its waiters too, and the next commit resyncs', async () => {

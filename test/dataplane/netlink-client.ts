@@ -4,7 +4,7 @@
  * argv[2], sends each batch of argv[3] (JSON: ElementCommand[][]) in turn, and prints
  * one JSON line: how the socket opened, then each batch's outcome, and why the socket
  * may no longer be used. With argv[4] `close-first`, the socket is closed before the
- * batches are sent.
+ * batches are sent; with `together`, every batch is sent before any answer is read.
  */
 import { NetlinkElements } from '../../src/dataplane/nftables/netlink.js';
 import type { ElementCommand } from '../../src/dataplane/nftables/transaction.js';
@@ -15,14 +15,14 @@ const outcomes: string[] = [];
 let unusable: string | undefined;
 if (typeof opened !== 'string') {
   if (mode === 'close-first') opened.close();
-  for (const commands of JSON.parse(batchesJson) as ElementCommand[][]) {
-    outcomes.push(
-      await opened.run(commands).then(
-        () => 'applied',
-        (error: Error) => error.message,
-      ),
+  const outcome = (commands: ElementCommand[]): Promise<string> =>
+    opened.run(commands).then(
+      () => 'applied',
+      (error: Error) => error.message,
     );
-  }
+  const batches = JSON.parse(batchesJson) as ElementCommand[][];
+  if (mode === 'together') outcomes.push(...(await Promise.all(batches.map(outcome))));
+  else for (const commands of batches) outcomes.push(await outcome(commands));
   unusable = opened.unusableReason;
   opened.close();
 }

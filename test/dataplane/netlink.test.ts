@@ -156,6 +156,16 @@ test('the largest batch netlink takes, every command refused: its answers fit, a
   });
 });
 
+test('batches sent before any answer is read: each answer goes to its own batch', { skip }, async () => {
+  await withTable(async (namespace, nft) => {
+    const result = await client(namespace, [upsert('pod4', '10.0.0.1 . 192.0.2.1', 60_000), [add('gone', '10.0.0.1 . 192.0.2.2', 60_000)], upsert('pod4', '10.0.0.1 . 192.0.2.3', 60_000)], [], 'together');
+    assert.deepEqual(result.outcomes, ['applied', 'netlink: no such file or directory (ENOENT): add element inet dnsgate gone { 10.0.0.1 . 192.0.2.2 timeout 60000ms }', 'applied']);
+    const listed = await nft('list', 'set', 'inet', 'dnsgate', 'pod4');
+    assert.match(listed, /192\.0\.2\.1 /);
+    assert.match(listed, /192\.0\.2\.3 /);
+  });
+});
+
 test('a closed socket refuses batches at once and says so, so that they go through nft', { skip }, async () => {
   await withTable(async (namespace, nft) => {
     const result = await client(namespace, [upsert('pod4', '10.0.0.1 . 192.0.2.1', 60_000), upsert('pod4', '10.0.0.1 . 192.0.2.2', 60_000)], [], 'close-first');

@@ -184,6 +184,7 @@ export class NftablesDataplane implements Dataplane {
   /** Stops nft and leaves the table in place: enforcement goes on while dnsgate is away (fail-static). */
   async stop(): Promise<void> {
     await this.queue;
+    await this.unanswered.settled();
     await this.process.stop();
     this.netlink?.close();
   }
