@@ -83,7 +83,7 @@ test('a pipelining dataplane gets the next batch before the last is answered; it
   dataplane.delayMs = 10;
   learn('192.0.2.2');
   committer.wait('second');
-  // Its IP is in the first batch: a commit with nothing new must wait for that one too.
+  // This answer's IP travelled in the first batch; the second, which it waits on, is answered first.
   learn('192.0.2.1');
   committer.wait('repeat');
   await new Promise((resolve) => setTimeout(resolve, 100));
