@@ -47,8 +47,12 @@ interface InFlight {
   commands: readonly ElementCommand[];
   resolve(): void;
   reject(error: Error): void;
+  /** Settles, never rejecting, once the batch is answered or given up on. */
+  settled: Promise<void>;
   timer: NodeJS.Timeout;
 }
+
+const nothing = (): void => undefined;
 
 /** `no such file or directory (ENOENT)`, as nft would say it. */
 function errnoText(errno: number): string {
@@ -97,6 +101,11 @@ export class NetlinkElements {
     }
   }
 
+  /** Settles once every batch sent so far is answered or given up on. */
+  async answered(): Promise<void> {
+    if (this.inFlight.size > 0) await Promise.all([...this.inFlight].map((flight) => flight.settled));
+  }
+
   /** Why batches can no longer go this way, once the socket failed or closed. */
   get unusableReason(): string | undefined {
     return this.unusable;
@@ -129,29 +138,34 @@ export class NetlinkElements {
    */
   private send(batch: NetlinkBatch, commands: readonly ElementCommand[]): Promise<void> {
     if (this.unusable !== undefined) return Promise.reject(new Error(this.unusable));
-    return new Promise<void>((resolve, reject) => {
-      const flight: InFlight = { batch, commands, resolve, reject, timer: setTimeout(() => this.finish(flight, new Error(`netlink: no answer in ${ANSWER_TIMEOUT_MS} ms`)), ANSWER_TIMEOUT_MS) };
-      this.inFlight.add(flight);
-      try {
-        this.socket.ref();
-        this.socket.send(batch.bytes, {}, (error) => {
-          if (error) this.finish(flight, new Error(`netlink: sendmsg: ${error.code ?? error.message}`));
-        });
-      } catch (error) {
-        // A socket the package closed itself refuses at once.
-        this.retire(`netlink: ${(error as Error).message}`);
-      }
-    });
+    let resolve: () => void = nothing;
+    let reject: (error: Error) => void = nothing;
+    const answer = new Promise<void>((onResolve, onReject) => ([resolve, reject] = [onResolve, onReject]));
+    const timer = setTimeout(() => this.finish(flight, new Error(`netlink: no answer in ${ANSWER_TIMEOUT_MS} ms`)), ANSWER_TIMEOUT_MS);
+    const flight: InFlight = { batch, commands, resolve, reject, settled: answer.then(nothing, nothing), timer };
+    this.inFlight.add(flight);
+    try {
+      this.socket.ref();
+      this.socket.send(batch.bytes, {}, (error) => {
+        if (error) this.finish(flight, new Error(`netlink: sendmsg: ${error.code ?? error.message}`));
+      });
+    } catch (error) {
+      // A socket the package closed itself refuses at once.
+      this.retire(`netlink: ${(error as Error).message}`);
+    }
+    return answer;
   }
 
   private received(datagram: Buffer): void {
     for (const { sequence, errno } of readAnswers(datagram)) {
       // Answers to a batch given up on belong to no flight.
-      const flight = [...this.inFlight].find(({ batch }) => sequence >= batch.firstSequence && sequence <= batch.lastSequence);
-      if (flight === undefined) continue;
-      // Any error means the kernel aborted the whole batch; it may send nothing more.
-      if (errno !== 0) this.finish(flight, new Error(this.describe(flight, errno, sequence)));
-      else if (sequence === flight.batch.lastSequence) this.finish(flight, undefined);
+      for (const flight of this.inFlight) {
+        if (sequence < flight.batch.firstSequence || sequence > flight.batch.lastSequence) continue;
+        // Any error means the kernel aborted the whole batch; it may send nothing more.
+        if (errno !== 0) this.finish(flight, new Error(this.describe(flight, errno, sequence)));
+        else if (sequence === flight.batch.lastSequence) this.finish(flight, undefined);
+        break;
+      }
     }
   }
 

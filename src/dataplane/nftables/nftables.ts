@@ -29,21 +29,6 @@ export interface NftablesOptions extends RulesetOptions {
 
 type Operation = 'start' | 'batch' | 'resync' | 'policy';
 
-class Unanswered {
-  private readonly pending = new Set<Promise<void>>();
-
-  track(answer: Promise<void>): Promise<void> {
-    const settled = answer.catch(() => undefined);
-    this.pending.add(settled);
-    void settled.then(() => this.pending.delete(settled));
-    return answer;
-  }
-
-  async settled(): Promise<void> {
-    if (this.pending.size > 0) await Promise.all(this.pending);
-  }
-}
-
 function firstLine(error: unknown): string {
   return ((error as Error).message ?? String(error)).trim().split('\n')[0];
 }
@@ -52,14 +37,13 @@ export class NftablesDataplane implements Dataplane {
   readonly name = 'nftables';
   private readonly nft: readonly [string, readonly string[]];
   private readonly process: NftProcess;
-  /** Where batches of learnt elements go when they fit one sendmsg; nft otherwise, or when netlink is not available. */
-  private netlink: NetlinkElements | undefined;
   /**
-   * Netlink batches sent and not yet answered. nft goes only once they are: a batch the
-   * package could not send at once (the kernel short of buffers) would otherwise reach
-   * the kernel after an nft transaction queued behind it.
+   * Where batches of learnt elements go when they fit one sendmsg; nft otherwise, or when
+   * netlink is not available. nft goes only once the netlink batches sent before it are
+   * answered: one the package could not send at once (the kernel short of buffers) would
+   * otherwise reach the kernel after an nft transaction queued behind it.
    */
-  private readonly unanswered = new Unanswered();
+  private netlink: NetlinkElements | undefined;
   /** What the kernel holds, as of the last transaction that replaced the table. */
   private ruleset: Ruleset | undefined;
   private inventory: Inventory = EMPTY_INVENTORY;
@@ -125,8 +109,8 @@ export class NftablesDataplane implements Dataplane {
       if (commands.length === 0) return { acknowledged: Promise.resolve() };
       const netlink = this.usableNetlink();
       const counted = () => void this.metrics.elements.inc(count);
-      if (netlink && fitsNetlink(commands)) return { acknowledged: this.unanswered.track(this.run('batch', () => netlink.run(commands)).then(counted)) };
-      await this.unanswered.settled();
+      if (netlink && fitsNetlink(commands)) return { acknowledged: this.run('batch', () => netlink.run(commands)).then(counted) };
+      await this.netlink?.answered();
       await this.run('batch', () => this.process.run(commandsText(ruleset.options.table, commands)));
       counted();
       return { acknowledged: Promise.resolve() };
@@ -184,7 +168,7 @@ export class NftablesDataplane implements Dataplane {
   /** Stops nft and leaves the table in place: enforcement goes on while dnsgate is away (fail-static). */
   async stop(): Promise<void> {
     await this.queue;
-    await this.unanswered.settled();
+    await this.netlink?.answered();
     await this.process.stop();
     this.netlink?.close();
   }
@@ -192,7 +176,7 @@ export class NftablesDataplane implements Dataplane {
   /** Compiles the current policies and pods and replaces the table with them (and `entries`, when given) in one transaction. */
   private async swap(operation: Exclude<Operation, 'batch'>, entries?: readonly EntrySnapshot[]): Promise<void> {
     const started = performance.now();
-    await this.unanswered.settled();
+    await this.netlink?.answered();
     if (this.inventoryStale) this.inventory = await this.readInventory(false);
     // A swap may replace counting chains, whose counters start again: what they counted is read first.
     if (this.ruleset?.counts) await this.ruleCounts().catch(() => undefined);
