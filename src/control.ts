@@ -194,8 +194,7 @@ export class ControlPath {
 
   private sweepExpired(committer: MapCommitter): void {
     const expired = this.parts.map.expire();
-    if (expired === 0) return;
-    this.parts.metrics.allowed.expired.inc(expired);
-    committer.kick();
+    if (expired > 0) this.parts.metrics.allowed.expired.inc(expired);
+    if (expired + this.parts.map.queueDueExtensions() > 0) committer.kick();
   }
 }

@@ -28,6 +28,8 @@ export interface AllowedEntry {
   version: number;
   /** Position in the expiry heap; -1 when not in it. */
   heapIndex: number;
+  /** Position in the heap of deferred extensions; -1 when not in it. */
+  refreshIndex: number;
 }
 
 /** The map's changes since the last batch, as the dataplane takes them. */

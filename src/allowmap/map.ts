@@ -21,6 +21,15 @@ const EXTENSION_STEP_MS = 1000;
 const HOLD_MARGIN_MS = 1000;
 
 /**
+ * An extension is deferred while the dataplane holds the entry for more than this and
+ * for at least half of what the latest answer allows; the sweep queues it this long
+ * before the dataplane would drop the entry. A name asked every second under a 300 s TTL
+ * then costs one dataplane update every two and a half minutes, not one a second, and
+ * while dnsgate is down the kernel still holds half of what the pods were told.
+ */
+const REFRESH_LEAD_MS = 10_000;
+
+/**
  * Extensions no answer waits for go to the dataplane at most this many a batch, after
  * every change an answer does wait for. Under load nearly every repeated name extends
  * its entry; in one batch they made a transaction of thousands of elements (20 ms of
@@ -68,6 +77,8 @@ export interface PendingBatch {
 export class AllowedMap {
   private readonly entries = new Map<string, AllowedEntry>();
   private readonly heap = new ExpiryHeap();
+  /** Entries whose extension is deferred, by when the dataplane would drop them. */
+  private readonly refreshes = new ExpiryHeap('programmedUntil', 'refreshIndex');
   /**
    * `clientKey|domain` → the entry of its one address, or IP → entry in order of last
    * learnt or extended (oldest first). Most names have one address, and a map each was
@@ -76,7 +87,7 @@ export class AllowedMap {
   private readonly byName = new Map<string, AllowedEntry | Map<string, AllowedEntry>>();
   /** Changes an answer may wait for: new entries, new rules or client IPs, extensions of an IP about to lapse. */
   private readonly dirty = new Set<AllowedEntry>();
-  /** Later expiries of entries still programmed for at least HOLD_MARGIN_MS, oldest first. */
+  /** Extensions due (see extend), oldest first: they go behind what answers wait for. */
   private readonly extensions = new Set<AllowedEntry>();
   private removals: EntrySnapshot[] = [];
   private readonly now: () => number;
@@ -132,6 +143,7 @@ export class AllowedMap {
         programmedUntil: 0,
         version: 0,
         heapIndex: -1,
+        refreshIndex: -1,
       };
       this.entries.set(key, entry);
       this.heap.push(entry);
@@ -151,35 +163,63 @@ export class AllowedMap {
       const newDomain = !entry.domains.has(address.domain);
       if (newDomain) this.addDomain(entry, address.domain);
       if (addRules(entry, address.rules)) changed = true;
-      if (changed) entry.programmedUntil = 0;
+      let extended = false;
       if (expiresAt >= entry.expiresAt + EXTENSION_STEP_MS) {
         entry.expiresAt = expiresAt;
         this.heap.update(entry);
-        changed = true;
+        extended = true;
       }
       if (changed) {
+        // The elements must be written anew: what the dataplane holds is not this entry.
+        entry.programmedUntil = 0;
         entry.version++;
-        if (entry.programmedUntil < Math.min(expiresAt, now + HOLD_MARGIN_MS)) {
-          this.markDirty(entry);
-        } else if (!this.dirty.has(entry)) {
-          this.extensions.add(entry);
-        }
+        this.markDirty(entry);
+      } else if (extended) {
+        this.extend(entry, now);
       }
       // The per-name and per-entry orders are by last learnt or extended: a repeat that
       // changes nothing leaves them, and costs no more than the lookups above.
-      if (changed && !newDomain && entry.domains.size > 1) {
+      if ((changed || extended) && !newDomain && entry.domains.size > 1) {
         entry.domains.delete(address.domain);
         entry.domains.add(address.domain);
       }
-      if (changed || newDomain) this.trackSighting(client?.key ?? '', address.domain, entry);
+      if (changed || extended || newDomain) this.trackSighting(client?.key ?? '', address.domain, entry);
     }
     return entry.programmedUntil < Math.min(expiresAt, now + HOLD_MARGIN_MS);
   }
 
-  /** Queues a change an answer may wait for; an extension queued before goes with it. */
+  /** Queues a change an answer may wait for; an extension queued or deferred before goes with it. */
   private markDirty(entry: AllowedEntry): void {
     this.extensions.delete(entry);
+    this.refreshes.remove(entry);
     this.dirty.add(entry);
+  }
+
+  /**
+   * The entry's expiry moved later, and nothing else changed. A batch already queued
+   * takes the new expiry with it; an entry the dataplane drops within HOLD_MARGIN_MS is
+   * waited for; any other is scheduled.
+   */
+  private extend(entry: AllowedEntry, now: number): void {
+    if (this.dirty.has(entry)) return;
+    if (entry.programmedUntil - now < HOLD_MARGIN_MS) this.markDirty(entry);
+    else if (!this.extensions.has(entry)) this.scheduleExtension(entry, now);
+  }
+
+  /**
+   * Queues the extension behind what answers wait for when the dataplane holds the entry
+   * for less than REFRESH_LEAD_MS or less than half of its lifetime; defers it to the
+   * sweep otherwise.
+   */
+  private scheduleExtension(entry: AllowedEntry, now: number): void {
+    if (entry.programmedUntil - now <= Math.max(REFRESH_LEAD_MS, (entry.expiresAt - now) / 2)) {
+      this.refreshes.remove(entry);
+      this.extensions.add(entry);
+    } else {
+      this.extensions.delete(entry);
+      if (this.refreshes.has(entry)) this.refreshes.update(entry);
+      else this.refreshes.push(entry);
+    }
   }
 
   /** Adds a name to an entry, dropping its oldest past the cap: many names may share one IP. */
@@ -235,6 +275,18 @@ export class AllowedMap {
     this.events.onEvicted('entry-cap', soonest);
   }
 
+  /** Queues the deferred extensions of entries the dataplane drops within REFRESH_LEAD_MS; returns how many. */
+  queueDueExtensions(): number {
+    const due = this.now() + REFRESH_LEAD_MS;
+    let count = 0;
+    for (let entry = this.refreshes.peek(); entry !== undefined && entry.programmedUntil <= due; entry = this.refreshes.peek()) {
+      this.refreshes.remove(entry);
+      this.extensions.add(entry);
+      count++;
+    }
+    return count;
+  }
+
   /** Removes every entry whose expiry has passed; returns how many. */
   expire(): number {
     const now = this.now();
@@ -251,6 +303,7 @@ export class AllowedMap {
     if (this.entries.get(key) !== entry) return;
     this.entries.delete(key);
     this.heap.remove(entry);
+    this.refreshes.remove(entry);
     this.dirty.delete(entry);
     this.extensions.delete(entry);
     for (const domain of entry.domains) this.untrackSighting(entry, domain);
@@ -328,8 +381,17 @@ export class AllowedMap {
 
   /** The dataplane acknowledged `pending`: its entries are in effect as snapshotted. */
   markProgrammed(pending: PendingBatch): void {
+    const now = this.now();
     pending.entries.forEach((entry, i) => {
-      if (entry.version === pending.versions[i] && entry.heapIndex >= 0) entry.programmedUntil = pending.batch.upserts[i].expiresAt;
+      if (entry.version !== pending.versions[i] || entry.heapIndex < 0) return;
+      entry.programmedUntil = pending.batch.upserts[i].expiresAt;
+      if (entry.expiresAt <= entry.programmedUntil) {
+        this.refreshes.remove(entry);
+        this.extensions.delete(entry);
+      } else if (this.refreshes.has(entry) || this.extensions.has(entry)) {
+        // Extended while the batch was in flight: scheduled again from what it wrote.
+        this.scheduleExtension(entry, now);
+      }
     });
   }
 
@@ -344,7 +406,7 @@ export class AllowedMap {
    * gains the file's names and rules; it goes to the dataplane only when that changed it.
    * The entry's set of names becomes the map's.
    */
-  restore(entry: Omit<AllowedEntry, 'programmedUntil' | 'version' | 'heapIndex'>): void {
+  restore(entry: Omit<AllowedEntry, 'programmedUntil' | 'version' | 'heapIndex' | 'refreshIndex'>): void {
     if (entry.expiresAt <= this.now()) return;
     const key = entryKey(entry.client?.key, entry.ip);
     const clientKey = entry.client?.key ?? '';
@@ -354,7 +416,7 @@ export class AllowedMap {
     if (existing === undefined) {
       // A merged final save adds to what the map holds: the cap holds for the sum.
       if (this.entries.size >= this.options.maxEntries) this.evictSoonest();
-      const restored: AllowedEntry = { ...entry, domains, programmedUntil: 0, version: 0, heapIndex: -1 };
+      const restored: AllowedEntry = { ...entry, domains, programmedUntil: 0, version: 0, heapIndex: -1, refreshIndex: -1 };
       this.entries.set(key, restored);
       this.heap.push(restored);
       for (const domain of restored.domains) this.trackSighting(clientKey, domain, restored);

@@ -132,7 +132,7 @@ export async function restoreState(
       client = clientOf(pod, stored.client!.queriedFrom);
     }
     const family = isIP(stored.ip);
-    const entry: Omit<AllowedEntry, 'programmedUntil' | 'version' | 'heapIndex'> = {
+    const entry: Omit<AllowedEntry, 'programmedUntil' | 'version' | 'heapIndex' | 'refreshIndex'> = {
       client,
       ip: stored.ip,
       family: family === 6 ? 6 : 4,

@@ -47,8 +47,11 @@ test('a later sighting only extends, by whole steps; only what is not in force i
   advance(5000);
   assert.equal(map.learn(POD_A, address('192.0.2.1', 60)), false, 'still in force for a minute: no wait');
   assert.equal(entries(map)[0].expiresAt, now() + 60_000, 'extended');
-  assert.equal(map.takeBatch()?.batch.upserts[0].expiresAt, now() + 60_000, 'the extension goes to the dataplane');
-  advance(59_000);
+  assert.equal(map.hasChanges, false, 'the dataplane holds it for 54.6 s of the 60 s allowed: deferred');
+  advance(25_000);
+  assert.equal(map.learn(POD_A, address('192.0.2.1', 60)), false);
+  assert.equal(map.takeBatch()?.batch.upserts[0].expiresAt, now() + 60_000, 'held for less than half of the 60 s allowed: the extension goes to the dataplane');
+  advance(30_000);
   assert.equal(map.learn(POD_A, address('192.0.2.1', 60)), true, 'programmed expiry too close: wait');
 });
 
@@ -185,14 +188,14 @@ test('extensions no answer waits for go 64 a batch, behind every change an answe
   const ips = Array.from({ length: 200 }, (_, i) => `198.51.100.${i}`);
   for (const ip of ips) map.learn(POD_A, address(ip, 300));
   map.markProgrammed(map.takeBatch()!);
-  advance(5000);
+  advance(155_000);
   for (const ip of ips) assert.equal(map.learn(POD_A, address(ip, 300)), false, 'an extension of an IP in force for minutes');
   assert.equal(map.learn(POD_A, address('203.0.113.9', 300)), true, 'a new IP: its answer waits');
   const first = map.takeBatch()!;
   assert.equal(first.batch.upserts[0].ip, '203.0.113.9', 'what an answer waits for comes first');
   assert.deepEqual(first.batch.upserts.slice(1).map((upsert) => upsert.ip), ips.slice(0, 64), 'then the oldest extensions');
   // An extension that becomes urgent leaves the queue and goes whole with the next batch.
-  advance(294_500);
+  advance(144_500);
   assert.equal(map.learn(POD_A, address(ips[199], 300)), true, 'programmed until less than a second from now: wait');
   const second = map.takeBatch()!;
   assert.equal(second.batch.upserts[0].ip, ips[199]);
@@ -201,4 +204,66 @@ test('extensions no answer waits for go 64 a batch, behind every change an answe
   assert.equal(map.takeBatch()!.batch.upserts.length, 199 - 128 - 64);
   assert.equal(map.hasChanges, false);
   assert.equal(map.takeBatch(), undefined);
+});
+
+test('an extension waits while the dataplane holds the IP for over half of its new lifetime; the sweep queues it 10 s before the dataplane would drop it', () => {
+  const { map, advance, now } = setup();
+  map.learn(POD_A, address('192.0.2.1', 300));
+  map.markProgrammed(map.takeBatch()!);
+  const programmed = now() + 300_000;
+  advance(5000);
+  assert.equal(map.learn(POD_A, address('192.0.2.1', 300)), false);
+  const extended = now() + 300_000;
+  assert.equal(entries(map)[0].expiresAt, extended, 'the map has the later expiry');
+  assert.equal(map.hasChanges, false, 'the dataplane does not need it yet');
+  advance(programmed - 10_001 - now());
+  assert.equal(map.queueDueExtensions(), 0);
+  advance(1);
+  assert.equal(map.queueDueExtensions(), 1, '10 s before the programmed expiry');
+  const pending = map.takeBatch()!;
+  assert.deepEqual(pending.batch.upserts.map((upsert) => upsert.expiresAt), [extended]);
+  map.markProgrammed(pending);
+  assert.equal(map.hasChanges, false);
+});
+
+test('an extension queued while the batch before it was in flight is deferred again once that batch is in effect', () => {
+  const { map, advance, now } = setup();
+  map.learn(POD_A, address('192.0.2.1', 300));
+  map.markProgrammed(map.takeBatch()!);
+  advance(155_000);
+  map.learn(POD_A, address('192.0.2.1', 300));
+  const pending = map.takeBatch()!;
+  assert.equal(pending.batch.upserts.length, 1, 'held for 145 s of the 300 s allowed: queued');
+  const written = pending.batch.upserts[0].expiresAt;
+  advance(1000);
+  map.learn(POD_A, address('192.0.2.1', 300));
+  const again = now() + 300_000;
+  assert.equal(map.hasChanges, true, 'judged by what the dataplane held before the batch: queued again');
+  map.markProgrammed(pending);
+  assert.equal(map.hasChanges, false, 'the batch wrote 299 s more: deferred');
+  advance(written - 10_001 - now());
+  assert.equal(map.queueDueExtensions(), 0);
+  advance(1);
+  assert.equal(map.queueDueExtensions(), 1, '10 s before what the batch wrote');
+  assert.deepEqual(map.takeBatch()!.batch.upserts.map((upsert) => upsert.expiresAt), [again]);
+});
+
+test('a name asked every second under a 300 s TTL costs a dataplane update every two and a half minutes, and stays held', () => {
+  const { map, advance, now } = setup();
+  let upserts = 0;
+  for (let second = 0; second < 900; second++) {
+    map.learn(POD_A, address('192.0.2.1', 300));
+    for (let sweep = 0; sweep < 4; sweep++) {
+      map.queueDueExtensions();
+      const pending = map.takeBatch();
+      if (pending) {
+        upserts += pending.batch.upserts.length;
+        map.markProgrammed(pending);
+      }
+      const [entry] = entries(map);
+      assert.ok(entry.programmedUntil - now() >= (entry.expiresAt - now()) / 2, `at ${second} s the dataplane holds at least half of what the last answer allows`);
+      advance(250);
+    }
+  }
+  assert.ok(upserts >= 6 && upserts <= 7, `${upserts} updates in 900 s: the first, then one each time the held time falls to half`);
 });
