@@ -99,8 +99,9 @@ class PodPolicy implements ClientPolicy {
   allowingRuleRefs(name: string): readonly string[] {
     let refs = this.refsByName.get(name);
     if (refs === undefined) {
-      const rules = this.allowingRules(name);
-      refs = rules.length === 0 ? NO_REFS : rules.map((rule) => rule.ref);
+      // On every answer whose name is not remembered: no rule objects, only the references.
+      const sequences = this.allowingSequences(this.index.lookup(name));
+      refs = sequences.length === 0 ? NO_REFS : sequences.map((sequence) => this.allRules[sequence].ref);
       this.refsByName.set(name, refs);
     }
     return refs;
@@ -108,18 +109,20 @@ class PodPolicy implements ClientPolicy {
 
   allowingRules(name: string): readonly AllowRule[] {
     const hits = this.index.lookup(name);
-    if (hits.length === 0) return NO_RULES;
-    const bySequence = new Map<number, string[]>();
-    for (const hit of hits) {
-      if (this.applies[hit.sequence] !== 1) continue;
-      const patterns = bySequence.get(hit.sequence);
-      if (!patterns) bySequence.set(hit.sequence, [hit.pattern]);
-      else if (!patterns.includes(hit.pattern)) patterns.push(hit.pattern);
-    }
-    if (bySequence.size === 0) return NO_RULES;
-    return [...bySequence]
-      .sort(([a], [b]) => a - b)
-      .map(([sequence, patterns]) => ({ ...this.allRules[sequence], patterns }));
+    const sequences = this.allowingSequences(hits);
+    if (sequences.length === 0) return NO_RULES;
+    return sequences.map((sequence) => {
+      const patterns: string[] = [];
+      for (const hit of hits) if (hit.sequence === sequence && !patterns.includes(hit.pattern)) patterns.push(hit.pattern);
+      return { ...this.allRules[sequence], patterns };
+    });
+  }
+
+  /** The rules among `hits` that apply to the client, each once, in evaluation order. */
+  private allowingSequences(hits: readonly PatternHit[]): number[] {
+    const sequences: number[] = [];
+    for (const hit of hits) if (this.applies[hit.sequence] === 1 && !sequences.includes(hit.sequence)) sequences.push(hit.sequence);
+    return sequences.length > 1 ? sequences.sort((a, b) => a - b) : sequences;
   }
 }
 
