@@ -5,6 +5,7 @@
  */
 import { type AllowedEntry, type DataplaneBatch, type EntryClient, type EntrySnapshot, entryKey, snapshotOf } from './entry.js';
 import { ExpiryHeap } from './expiry-heap.js';
+import { ExtensionQueue } from './extension-queue.js';
 
 /**
  * A sighting extends an entry only when it moves the expiry by at least this much.
@@ -88,7 +89,7 @@ export class AllowedMap {
   /** Changes an answer may wait for: new entries, new rules or client IPs, extensions of an IP about to lapse. */
   private readonly dirty = new Set<AllowedEntry>();
   /** Extensions due (see extend), oldest first: they go behind what answers wait for. */
-  private readonly extensions = new Set<AllowedEntry>();
+  private readonly extensions = new ExtensionQueue();
   private removals: EntrySnapshot[] = [];
   private readonly now: () => number;
 
@@ -124,7 +125,7 @@ export class AllowedMap {
    * Records that `client` (null in node scope) may reach `address`. Returns true when
    * the dataplane does not yet hold what this sighting needs (the IP with these rules,
    * for at least HOLD_MARGIN_MS or until the new expiry), so an answer must wait.
-   * Extensions are committed either way, just not waited for.
+   * Extensions an answer need not wait for are committed at once or later (see extend).
    */
   learn(client: EntryClient | null, address: LearntAddress): boolean {
     const now = this.now();
@@ -185,7 +186,10 @@ export class AllowedMap {
       }
       if (changed || extended || newDomain) this.trackSighting(client?.key ?? '', address.domain, entry);
     }
-    return entry.programmedUntil < Math.min(expiresAt, now + HOLD_MARGIN_MS);
+    const mustWait = entry.programmedUntil < Math.min(expiresAt, now + HOLD_MARGIN_MS);
+    // The answer waits for the next batch: what it waits for goes in it, not in a later slice.
+    if (mustWait && (this.extensions.has(entry) || this.refreshes.has(entry))) this.markDirty(entry);
+    return mustWait;
   }
 
   /** Queues a change an answer may wait for; an extension queued or deferred before goes with it. */
@@ -214,7 +218,8 @@ export class AllowedMap {
   private scheduleExtension(entry: AllowedEntry, now: number): void {
     if (entry.programmedUntil - now <= Math.max(REFRESH_LEAD_MS, (entry.expiresAt - now) / 2)) {
       this.refreshes.remove(entry);
-      this.extensions.add(entry);
+      if (entry.programmedUntil - now <= REFRESH_LEAD_MS) this.extensions.addDue(entry);
+      else this.extensions.addEarly(entry);
     } else {
       this.extensions.delete(entry);
       if (this.refreshes.has(entry)) this.refreshes.update(entry);
@@ -281,7 +286,7 @@ export class AllowedMap {
     let count = 0;
     for (let entry = this.refreshes.peek(); entry !== undefined && entry.programmedUntil <= due; entry = this.refreshes.peek()) {
       this.refreshes.remove(entry);
-      this.extensions.add(entry);
+      this.extensions.addDue(entry);
       count++;
     }
     return count;
@@ -357,12 +362,7 @@ export class AllowedMap {
    */
   takeBatch(): PendingBatch | undefined {
     if (!this.hasChanges) return undefined;
-    const entries = [...this.dirty];
-    for (const entry of this.extensions) {
-      if (entries.length - this.dirty.size >= EXTENSIONS_PER_BATCH) break;
-      entries.push(entry);
-      this.extensions.delete(entry);
-    }
+    const entries = [...this.dirty, ...this.extensions.take(EXTENSIONS_PER_BATCH)];
     return this.pendingOf(entries, this.removals);
   }
 

@@ -267,3 +267,49 @@ test('a name asked every second under a 300 s TTL costs a dataplane update every
   }
   assert.ok(upserts >= 6 && upserts <= 7, `${upserts} updates in 900 s: the first, then one each time the held time falls to half`);
 });
+
+test('deferred extensions come due in the order the dataplane would drop their entries, rescheduled when a batch rewrites one', () => {
+  const { map, advance } = setup();
+  const ttls = { '192.0.2.1': 300, '192.0.2.2': 100, '192.0.2.3': 200, '192.0.2.4': 150 };
+  for (const [ip, ttl] of Object.entries(ttls)) map.learn(POD_A, address(ip, ttl));
+  map.markProgrammed(map.takeBatch()!);
+  advance(5000);
+  for (const [ip, ttl] of Object.entries(ttls)) map.learn(POD_A, address(ip, ttl));
+  assert.equal(map.hasChanges, false, 'all four deferred');
+  // 192.0.2.2 gets a new rule: rewritten whole, so its deferral ends with that batch.
+  map.learn(POD_A, address('192.0.2.2', 100, 'a.example.com', ['default|p|allow|1']));
+  map.markProgrammed(map.takeBatch()!);
+  const due: string[] = [];
+  for (let second = 0; second < 300; second++) {
+    advance(1000);
+    if (map.queueDueExtensions() > 0) due.push(...map.takeBatch()!.batch.upserts.map((upsert) => upsert.ip));
+  }
+  assert.deepEqual(due, ['192.0.2.4', '192.0.2.3', '192.0.2.1'], 'by programmed expiry; the rewritten one not at all');
+});
+
+test('an extension the sweep found due goes before a backlog of extensions queued early', () => {
+  const { map, advance } = setup();
+  const early = Array.from({ length: 100 }, (_, i) => `198.51.100.${i}`);
+  map.learn(POD_A, address('203.0.113.1', 300));
+  for (const ip of early) map.learn(POD_A, address(ip, 400));
+  map.markProgrammed(map.takeBatch()!);
+  advance(5000);
+  map.learn(POD_A, address('203.0.113.1', 300));
+  assert.equal(map.hasChanges, false, 'deferred');
+  advance(286_000);
+  for (const ip of early) map.learn(POD_A, address(ip, 400));
+  assert.equal(map.queueDueExtensions(), 1, 'the dataplane drops 203.0.113.1 in 9 s');
+  const first = map.takeBatch()!.batch.upserts.map((upsert) => upsert.ip);
+  assert.deepEqual(first, ['203.0.113.1', ...early.slice(0, 63)], 'held for 109 s of the 400 s allowed, the hundred queued before it wait');
+});
+
+test('an answer that must wait for a deferred extension takes it into the next batch', () => {
+  const { map, advance } = setup();
+  map.learn(POD_A, address('192.0.2.1', 300));
+  map.markProgrammed(map.takeBatch()!);
+  advance(5000);
+  map.learn(POD_A, address('192.0.2.1', 300));
+  advance(294_500);
+  assert.equal(map.learn(POD_A, address('192.0.2.1', 5)), true, 'the sweep has not run, the element lapses in 0.5 s: wait');
+  assert.deepEqual(map.takeBatch()?.batch.upserts.map((upsert) => upsert.ip), ['192.0.2.1'], 'and the next batch carries it');
+});
