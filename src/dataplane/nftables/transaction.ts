@@ -11,9 +11,9 @@
  *
  * Elements are written with a timeout equal to the entry's remaining lifetime, so the
  * kernel expires them even when dnsgate is gone. In a batch, an element that may exist
- * is added, deleted and added again: nft 1.0.6 neither updates the timeout of an
- * existing element on add nor tolerates deleting an absent one, and within one
- * transaction this leaves no moment without the element.
+ * is added, deleted and added again: older kernels keep the timeout of an existing
+ * element on add (Linux 6.18 updates it), nft 1.0.6 does not tolerate deleting an
+ * absent one, and within one transaction this leaves no moment without the element.
  */
 import type { EntrySnapshot } from '../../allowmap/entry.js';
 import type { DataplaneBatch } from '../../allowmap/entry.js';
@@ -171,13 +171,15 @@ export function batchCommands(ruleset: Ruleset, batch: DataplaneBatch, now: numb
 }
 
 /**
- * Every element of `entries`, after a swap. A plain add: into sets just emptied, or,
- * at the first resync, over elements of an earlier run that hold the same entries.
+ * Every element of `entries`, after a swap: a plain add into sets just emptied, or, at
+ * the first resync, where an earlier run's elements stay (`replace`), added, deleted and
+ * added again: an earlier run may have left an element with a shorter timeout than the
+ * restored entry's (its extension deferred), which an add would keep on older kernels.
  */
-export function elementCommands(ruleset: Ruleset, entries: readonly EntrySnapshot[], now: number): ElementCommands {
+export function elementCommands(ruleset: Ruleset, entries: readonly EntrySnapshot[], now: number, replace: boolean): ElementCommands {
   const commands: ElementCommand[] = [];
   const bySet = group(ruleset, entries, now);
-  addCommands(bySet, false, commands);
+  addCommands(bySet, replace, commands);
   let count = 0;
   for (const keys of bySet.values()) count += keys.size;
   return { commands, count };
