@@ -24,7 +24,11 @@ export interface AllowedEntry {
   expiresAt: number;
   /** The expiry in effect in the dataplane with the current rules; 0 when not (yet). */
   programmedUntil: number;
-  /** Bumped by every change, so an acknowledgement of an older snapshot is recognised. */
+  /**
+   * Bumped by every change that rewrites the elements (rules, client IPs), so an
+   * acknowledgement of an older snapshot is recognised. An extension leaves it: the
+   * older snapshot still says what the dataplane holds until then.
+   */
   version: number;
   /** Position in the expiry heap; -1 when not in it. */
   heapIndex: number;

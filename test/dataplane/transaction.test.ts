@@ -115,7 +115,7 @@ test('nft accepts the table, a swap over it that keeps learnt elements, and batc
     const ruleset = await compile(POLICIES, PODS);
     const now = Date.now();
     const learnt = [entry('192.0.2.1', 60_000, [DOMAIN_RULE], now), entry('2001:db8::1', 60_000, [DOMAIN_RULE], now)];
-    const first = swapText(ruleset, EMPTY_INVENTORY, { flushLearnt: false }) + commandsText(ruleset.options.table, elementCommands(ruleset, learnt, now, false).commands);
+    const first = swapText(ruleset, EMPTY_INVENTORY, { flushLearnt: false }) + commandsText(ruleset.options.table, elementCommands(ruleset, learnt, now, new Set()).commands);
     await apply(first, true);
     await apply(first);
     const set4 = ruleset.learntSetFor(DOMAIN_RULE, 4)!;
@@ -132,8 +132,9 @@ test('nft accepts the table, a swap over it that keeps learnt elements, and batc
 
     // A first resync over an earlier run's elements: the restored entry's later expiry wins.
     const restored = [entry('192.0.2.1', 300_000, [DOMAIN_RULE], Date.now())];
-    const resync = elementCommands(changed, restored, Date.now(), true).commands;
+    const resync = elementCommands(changed, restored, Date.now(), new Set([set4])).commands;
     assert.deepEqual(resync.map((command) => command.verb), ['add', 'delete', 'add'], 'replaced, whatever the kernel does with an add over an element');
+    assert.deepEqual(elementCommands(changed, restored, Date.now(), new Set()).commands.map((command) => command.verb), ['add'], 'a set just made: a plain add');
     await apply(swapText(changed, inventoryOf(changed), { flushLearnt: false }) + commandsText(changed.options.table, resync));
     assert.match(await nft('list', 'set', 'inet', 'dnsgate', set4), /192\.0\.2\.1 timeout (5m |4m59s)/, "the restored entry's 300 s");
   } finally {

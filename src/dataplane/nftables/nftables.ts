@@ -185,7 +185,8 @@ export class NftablesDataplane implements Dataplane {
     let text = swapText(ruleset, this.inventory, { flushLearnt });
     let count = 0;
     if (entries !== undefined) {
-      const elements = elementCommands(ruleset, entries, Date.now(), !flushLearnt);
+      const keptSets = new Set(flushLearnt ? [] : this.inventory.sets);
+      const elements = elementCommands(ruleset, entries, Date.now(), keptSets);
       text += commandsText(ruleset.options.table, elements.commands);
       count = elements.count;
     }

@@ -123,9 +123,10 @@ export interface ElementCommand {
   elements: readonly { key: string; timeoutMs?: number }[];
 }
 
-/** Adds `bySet`, replacing elements that may exist (`replace`) or into sets known to be empty. */
-function addCommands(bySet: ElementsBySet, replace: boolean, commands: ElementCommand[]): void {
+/** Adds `bySet`, replacing elements in the sets where they may exist (`replaceIn`), a plain add into sets known to be empty. */
+function addCommands(bySet: ElementsBySet, replaceIn: (set: string) => boolean, commands: ElementCommand[]): void {
   for (const [set, keys] of bySet) {
+    const replace = replaceIn(set);
     for (const chunk of chunks([...keys])) {
       const add: ElementCommand = { verb: 'add', set, elements: chunk.map(([key, timeoutMs]) => ({ key, timeoutMs })) };
       commands.push(add);
@@ -165,21 +166,22 @@ export function batchCommands(ruleset: Ruleset, batch: DataplaneBatch, now: numb
     }
   }
   const upserts = group(ruleset, batch.upserts, now);
-  addCommands(upserts, true, commands);
+  addCommands(upserts, () => true, commands);
   for (const keys of upserts.values()) count += keys.size;
   return { commands, count };
 }
 
 /**
- * Every element of `entries`, after a swap: a plain add into sets just emptied, or, at
- * the first resync, where an earlier run's elements stay (`replace`), added, deleted and
- * added again: an earlier run may have left an element with a shorter timeout than the
- * restored entry's (its extension deferred), which an add would keep on older kernels.
+ * Every element of `entries`, after a swap: a plain add into sets just emptied or made,
+ * and, at the first resync, into the sets where an earlier run's elements stay
+ * (`keptSets`), added, deleted and added again: an earlier run may have left an element
+ * with a shorter timeout than the restored entry's (its extension deferred), which an
+ * add would keep on older kernels.
  */
-export function elementCommands(ruleset: Ruleset, entries: readonly EntrySnapshot[], now: number, replace: boolean): ElementCommands {
+export function elementCommands(ruleset: Ruleset, entries: readonly EntrySnapshot[], now: number, keptSets: ReadonlySet<string>): ElementCommands {
   const commands: ElementCommand[] = [];
   const bySet = group(ruleset, entries, now);
-  addCommands(bySet, replace, commands);
+  addCommands(bySet, (set) => keptSets.has(set), commands);
   let count = 0;
   for (const keys of bySet.values()) count += keys.size;
   return { commands, count };
