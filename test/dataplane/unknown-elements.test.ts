@@ -6,6 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Metrics } from '../../src/admin/metrics.js';
 import type { EntrySnapshot } from '../../src/allowmap/entry.js';
@@ -62,5 +65,47 @@ test("a successor's resyncs keep the predecessor's elements until its map is com
     await predecessor.stop();
     await successor.stop();
     await namespace.delete();
+  }
+});
+
+test('the first resync writes elements anew (add, delete, add) only in the sets an earlier run left', { skip: missing('nft', 'ip') }, async () => {
+  const namespace = await NetworkNamespace.create('dnsgate-earlier');
+  const dir = mkdtempSync(join(tmpdir(), 'dnsgate-earlier-'));
+  const engine = await engineOf(POLICIES, PODS);
+  const silent = { info: () => undefined, error: () => undefined };
+  // nft itself, in the namespace; what dnsgate gives `nft -i` is copied to a file, with
+  // the transaction files it includes.
+  const [nftFile, nftArgs] = namespace.command('nft', []);
+  const log = join(dir, 'nft-input');
+  const copy = `while IFS= read -r line; do case $line in 'include "'*) f=\${line#include \\"}; cat "\${f%\\"}" >> "$0";; *) printf '%s\\n' "$line" >> "$0";; esac; printf '%s\\n' "$line"; done`;
+  const script = `for arg; do last=$arg; done; if [ "$last" = -i ]; then ${copy} | "$@"; else exec "$@" </dev/null; fi`;
+  const nft: [string, string[]] = ['sh', ['-c', script, log, nftFile, ...nftArgs]];
+  const dataplane = () => new NftablesDataplane({ table: 'dnsgate', hook: 'forward', scope: 'pod', nft }, { current: engine }, new Metrics().nftables, silent);
+  const firstResyncOf = async (running: NftablesDataplane): Promise<string> => {
+    writeFileSync(log, '');
+    await running.start();
+    writeFileSync(log, '');
+    await running.resync([entry('192.0.2.1')]);
+    return readFileSync(log, 'utf8');
+  };
+  const fresh = dataplane();
+  const successor = dataplane();
+  try {
+    const onFreshTable = await firstResyncOf(fresh);
+    assert.match(onFreshTable, /add element inet dnsgate \S+ \{ 10\.0\.0\.1 \. 192\.0\.2\.1 timeout/);
+    assert.doesNotMatch(onFreshTable, /delete element/, 'sets just made: a plain add');
+    fresh.mapComplete();
+    await fresh.stop();
+    const overEarlierRun = await firstResyncOf(successor);
+    assert.match(overEarlierRun, /add element inet dnsgate (\S+) .*\ndelete element inet dnsgate \1 \{ 10\.0\.0\.1 \. 192\.0\.2\.1 \}\nadd element inet dnsgate \1 /, 'the set the earlier run left: written anew');
+    successor.mapComplete();
+    writeFileSync(log, '');
+    await successor.resync([entry('192.0.2.1')]);
+    assert.doesNotMatch(readFileSync(log, 'utf8'), /delete element/, 'once the map is complete, the learnt sets are flushed and written whole');
+  } finally {
+    await fresh.stop();
+    await successor.stop();
+    await namespace.delete();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

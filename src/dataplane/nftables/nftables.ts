@@ -55,6 +55,12 @@ export class NftablesDataplane implements Dataplane {
    * still running learns during an upgrade. Later resyncs write them whole.
    */
   private keepUnknownElements = true;
+  /**
+   * The sets the table held before this process installed it: until the map is
+   * complete, resyncs write elements anew there, since an element an earlier run left
+   * may have a shorter timeout than the restored entry's (see elementCommands).
+   */
+  private earlierSets: ReadonlySet<string> = new Set();
   private problem: string | undefined;
   private resyncListener: (() => void) | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -81,14 +87,14 @@ export class NftablesDataplane implements Dataplane {
 
   async start(): Promise<void> {
     this.inventory = await this.readInventory(true);
-    const existingSets = new Set(this.inventory.sets);
+    this.earlierSets = new Set(this.inventory.sets);
     try {
       await this.enqueue(() => this.swap('start'));
     } catch (error) {
       throw new ConfigError(`--dataplane nftables: cannot install table ${this.table}: ${firstLine(error)}`);
     }
     const ruleset = this.ruleset as Ruleset;
-    const keptLearnt = ruleset.learntSets.filter((set) => existingSets.has(set.name)).length;
+    const keptLearnt = ruleset.learntSets.filter((set) => this.earlierSets.has(set.name)).length;
     const netlink = this.options.nft === undefined ? await NetlinkElements.open(this.options.table) : 'nft runs in another network namespace';
     if (typeof netlink !== 'string') this.netlink = netlink;
     this.logger.info(
@@ -132,6 +138,7 @@ export class NftablesDataplane implements Dataplane {
 
   mapComplete(): void {
     this.keepUnknownElements = false;
+    this.earlierSets = new Set();
   }
 
   syncPolicy(): Promise<void> {
@@ -185,8 +192,7 @@ export class NftablesDataplane implements Dataplane {
     let text = swapText(ruleset, this.inventory, { flushLearnt });
     let count = 0;
     if (entries !== undefined) {
-      const keptSets = new Set(flushLearnt ? [] : this.inventory.sets);
-      const elements = elementCommands(ruleset, entries, Date.now(), keptSets);
+      const elements = elementCommands(ruleset, entries, Date.now(), this.earlierSets);
       text += commandsText(ruleset.options.table, elements.commands);
       count = elements.count;
     }
