@@ -211,20 +211,22 @@ export class AllowedMap {
   }
 
   /**
-   * Queues the extension behind what answers wait for when the dataplane holds the entry
-   * for less than REFRESH_LEAD_MS or less than half of its lifetime; defers it to the
-   * sweep otherwise.
+   * Queues the extension behind what answers wait for: as due when the dataplane drops
+   * the entry within REFRESH_LEAD_MS, early when it holds the entry for less than half
+   * of its lifetime. An early or deferred one stays in `refreshes` as well, so that the
+   * sweep makes it due in time whatever waits in front of it.
    */
   private scheduleExtension(entry: AllowedEntry, now: number): void {
-    if (entry.programmedUntil - now <= Math.max(REFRESH_LEAD_MS, (entry.expiresAt - now) / 2)) {
+    const held = entry.programmedUntil - now;
+    if (held <= REFRESH_LEAD_MS) {
       this.refreshes.remove(entry);
-      if (entry.programmedUntil - now <= REFRESH_LEAD_MS) this.extensions.addDue(entry);
-      else this.extensions.addEarly(entry);
-    } else {
-      this.extensions.delete(entry);
-      if (this.refreshes.has(entry)) this.refreshes.update(entry);
-      else this.refreshes.push(entry);
+      this.extensions.addDue(entry);
+      return;
     }
+    if (held <= (entry.expiresAt - now) / 2) this.extensions.addEarly(entry);
+    else this.extensions.delete(entry);
+    if (this.refreshes.has(entry)) this.refreshes.update(entry);
+    else this.refreshes.push(entry);
   }
 
   /** Adds a name to an entry, dropping its oldest past the cap: many names may share one IP. */
@@ -280,7 +282,7 @@ export class AllowedMap {
     this.events.onEvicted('entry-cap', soonest);
   }
 
-  /** Queues the deferred extensions of entries the dataplane drops within REFRESH_LEAD_MS; returns how many. */
+  /** Queues as due the extensions, deferred or early, of entries the dataplane drops within REFRESH_LEAD_MS; returns how many. */
   queueDueExtensions(): number {
     const due = this.now() + REFRESH_LEAD_MS;
     let count = 0;
@@ -362,8 +364,9 @@ export class AllowedMap {
    */
   takeBatch(): PendingBatch | undefined {
     if (!this.hasChanges) return undefined;
-    const entries = [...this.dirty, ...this.extensions.take(EXTENSIONS_PER_BATCH)];
-    return this.pendingOf(entries, this.removals);
+    const extensions = this.extensions.take(EXTENSIONS_PER_BATCH);
+    for (const entry of extensions) this.refreshes.remove(entry);
+    return this.pendingOf([...this.dirty, ...extensions], this.removals);
   }
 
   /** Takes every entry as an upsert, for a resync that replaces what the dataplane holds. */

@@ -313,3 +313,22 @@ test('an answer that must wait for a deferred extension takes it into the next b
   assert.equal(map.learn(POD_A, address('192.0.2.1', 5)), true, 'the sweep has not run, the element lapses in 0.5 s: wait');
   assert.deepEqual(map.takeBatch()?.batch.upserts.map((upsert) => upsert.ip), ['192.0.2.1'], 'and the next batch carries it');
 });
+
+test('an extension queued early becomes due when the sweep finds it within 10 s of lapsing', () => {
+  const { map, advance } = setup();
+  const early = Array.from({ length: 100 }, (_, i) => `198.51.100.${i}`);
+  for (const ip of early) map.learn(POD_A, address(ip, 400));
+  map.learn(POD_A, address('203.0.113.1', 400));
+  map.markProgrammed(map.takeBatch()!);
+  advance(291_000);
+  for (const ip of early) map.learn(POD_A, address(ip, 400));
+  map.learn(POD_A, address('203.0.113.1', 400));
+  assert.equal(map.queueDueExtensions(), 0, 'held for 109 s of the 400 s allowed: early, not due');
+  assert.equal(map.takeBatch()!.batch.upserts.length, 64);
+  advance(100_000);
+  assert.equal(map.queueDueExtensions(), 37, 'the 37 still queued, 9 s before their elements lapse');
+  const due = map.takeBatch()!.batch.upserts.map((upsert) => upsert.ip);
+  assert.equal(due.length, 37);
+  assert.ok(due.includes('203.0.113.1'));
+  assert.equal(map.hasChanges, false);
+});
