@@ -88,7 +88,7 @@ export class AllowedMap {
   private readonly byName = new Map<string, AllowedEntry | Map<string, AllowedEntry>>();
   /** Changes an answer may wait for: new entries, new rules or client IPs, extensions of an IP about to lapse. */
   private readonly dirty = new Set<AllowedEntry>();
-  /** Extensions due (see extend), oldest first: they go behind what answers wait for. */
+  /** Extensions queued for the next batches, due ones first (see scheduleExtension): they go behind what answers wait for. */
   private readonly extensions = new ExtensionQueue();
   private removals: EntrySnapshot[] = [];
   private readonly now: () => number;

@@ -188,8 +188,7 @@ export class NftablesDataplane implements Dataplane {
     // A swap may replace counting chains, whose counters start again: what they counted is read first.
     if (this.ruleset?.counts) await this.ruleCounts().catch(() => undefined);
     const ruleset = this.compile();
-    const flushLearnt = entries !== undefined && !this.keepUnknownElements;
-    let text = swapText(ruleset, this.inventory, { flushLearnt });
+    let text = swapText(ruleset, this.inventory, { flushLearnt: entries !== undefined && !this.keepUnknownElements });
     let count = 0;
     if (entries !== undefined) {
       const elements = elementCommands(ruleset, entries, Date.now(), this.earlierSets);
