@@ -58,14 +58,12 @@ export function readChain(message: Uint8Array, records: RecordTable): AnswerChai
   }
   const question = readName(message, HEADER_LENGTH);
   if (question === undefined) return undefined;
+  if (onlyQuestionAddresses(message, records)) return questionOnlyChain(message, records, question, rcode);
   const owners = new OwnerNames();
   // Owner names are read only for records that can be on a chain; most answers hold a few.
   const byOwner = new Map<string, number[]>();
   for (let i = 0; i < records.count; i++) {
-    const section = records.section[i];
-    if (section === Section.Authority || records.klass[i] !== CLASS_IN) continue;
-    const type = records.type[i];
-    if (type !== RRType.A && type !== RRType.AAAA && type !== RRType.CNAME) continue;
+    if (!onChainCandidate(records, i)) continue;
     const owner = owners.read(message, records.nameOffset[i]);
     if (owner === undefined) continue;
     const list = byOwner.get(owner);
@@ -93,6 +91,34 @@ export function readChain(message: Uint8Array, records: RecordTable): AnswerChai
     queue = next;
   }
   return links.length === 0 ? undefined : { question, links };
+}
+
+/** Whether record `i` can be on a chain: an A, AAAA or CNAME of class IN, outside the Authority section. */
+function onChainCandidate(records: RecordTable, i: number): boolean {
+  const type = records.type[i];
+  return records.section[i] !== Section.Authority && records.klass[i] === CLASS_IN && (type === RRType.A || type === RRType.AAAA || type === RRType.CNAME);
+}
+
+/**
+ * Whether every record that can be on a chain is an address whose owner is a pointer to
+ * the question's name: the common answer, whose chain is the question alone, read
+ * without grouping records by owner name.
+ */
+function onlyQuestionAddresses(message: Uint8Array, records: RecordTable): boolean {
+  for (let i = 0; i < records.count; i++) {
+    if (!onChainCandidate(records, i)) continue;
+    const owner = records.nameOffset[i];
+    if (records.type[i] === RRType.CNAME || message[owner] !== 0xc0 || message[owner + 1] !== HEADER_LENGTH) return false;
+  }
+  return true;
+}
+
+/** The chain of an answer `onlyQuestionAddresses` accepted: the question's addresses, if NOERROR. */
+function questionOnlyChain(message: Uint8Array, records: RecordTable, question: string, rcode: number): AnswerChain | undefined {
+  if (rcode !== Rcode.NoError) return undefined;
+  const link: ChainLink = { name: question, addresses: [], targets: [] };
+  for (let i = 0; i < records.count; i++) if (onChainCandidate(records, i)) readRecord(message, records, i, link);
+  return link.addresses.length === 0 ? undefined : { question, links: [link] };
 }
 
 /** Adds record `i` to `link`; returns the CNAME target, if it is one. */

@@ -32,6 +32,9 @@ export interface ClientRules {
 export type LearningClientRules = Pick<ClientRules, 'allowingRuleRefs'>;
 
 export class Learner {
+  /** Each pod's entry client (see clientOf); a pod replaced by an identity update gets a new one. */
+  private readonly clients = new WeakMap<Pod, EntryClient>();
+
   constructor(
     private readonly map: AllowedMap,
     private readonly mappings: RetainedMappings,
@@ -51,10 +54,11 @@ export class Learner {
     const now = this.now();
     this.mappings.record(pod.key, chain, now, (ttl) => this.map.lifetimeMs(ttl));
     const client = this.clientOf(pod, query.clientIp);
-    const names = new Set(this.mappings.namesLeadingTo(pod.key, chain.question, now));
-    for (const link of chain.links) names.add(link.name);
+    const leading = this.mappings.namesLeadingTo(pod.key, chain.question, now);
     let mustWait = false;
-    for (const name of names) if (this.learnName(pod, client, name, rules, now)) mustWait = true;
+    for (const name of leading) if (this.learnName(pod, client, name, rules, now)) mustWait = true;
+    // The chain's names are distinct; those leading to the question are learnt already.
+    for (const link of chain.links) if (!leading.includes(link.name) && this.learnName(pod, client, link.name, rules, now)) mustWait = true;
     return mustWait;
   }
 
@@ -77,8 +81,18 @@ export class Learner {
     }
   }
 
+  /**
+   * The entry client of `pod` asking from `queriedFrom`, one object for as long as both
+   * stay: entries keep the client of their latest answer, and a new object per answer
+   * would be a young object tied to an old entry, which every scavenge must then copy.
+   */
   private clientOf(pod: Pod, queriedFrom: string): EntryClient | null {
-    return this.scope === 'pod' ? { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom } : null;
+    if (this.scope !== 'pod') return null;
+    const known = this.clients.get(pod);
+    if (known !== undefined && known.queriedFrom === queriedFrom) return known;
+    const client = { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, queriedFrom };
+    this.clients.set(pod, client);
+    return client;
   }
 
   /** Learns the addresses `name` leads to when a rule allows it; true when one must be waited for. */

@@ -1,6 +1,7 @@
 /**
  * The allowed-IP map: (client pod, IP) → the domains and rules that justify it, until
- * an expiry. Expiry is a heap (O(log n) per change, one sweep timer for all entries).
+ * an expiry. Expiry is a heap (O(log n) per new entry, nothing per extension, one sweep
+ * timer for all entries).
  * Changes accumulate until the dataplane takes them as a batch.
  */
 import { type AllowedEntry, type DataplaneBatch, type EntryClient, type EntrySnapshot, entryKey, snapshotOf } from './entry.js';
@@ -79,7 +80,7 @@ export class AllowedMap {
   private readonly entries = new Map<string, AllowedEntry>();
   private readonly heap = new ExpiryHeap();
   /** Entries whose extension is deferred, by when the dataplane would drop them. */
-  private readonly refreshes = new ExpiryHeap('programmedUntil', 'refreshIndex');
+  private readonly refreshes = new ExpiryHeap('programmed');
   /**
    * `clientKey|domain` → the entry of its one address, or IP → entry in order of last
    * learnt or extended (oldest first). Most names have one address, and a map each was
@@ -159,15 +160,15 @@ export class AllowedMap {
           this.removals.push(snapshotOf(entry));
           changed = true;
         }
-        entry.client = client;
+        if (entry.client !== client) entry.client = client;
       }
       const newDomain = !entry.domains.has(address.domain);
       if (newDomain) this.addDomain(entry, address.domain);
       if (addRules(entry, address.rules)) changed = true;
       let extended = false;
       if (expiresAt >= entry.expiresAt + EXTENSION_STEP_MS) {
+        // The expiry heap places the entry anew when its old expiry comes up (see ExpiryHeap).
         entry.expiresAt = expiresAt;
-        this.heap.update(entry);
         extended = true;
       }
       if (changed) {
@@ -276,7 +277,7 @@ export class AllowedMap {
   }
 
   private evictSoonest(): void {
-    const soonest = this.heap.peek();
+    const soonest = this.heap.soonest();
     if (soonest === undefined) return;
     this.remove(soonest);
     this.events.onEvicted('entry-cap', soonest);
@@ -286,7 +287,7 @@ export class AllowedMap {
   queueDueExtensions(): number {
     const due = this.now() + REFRESH_LEAD_MS;
     let count = 0;
-    for (let entry = this.refreshes.peek(); entry !== undefined && entry.programmedUntil <= due; entry = this.refreshes.peek()) {
+    for (let entry = this.refreshes.soonest(); entry !== undefined && entry.programmedUntil <= due; entry = this.refreshes.soonest()) {
       this.refreshes.remove(entry);
       this.extensions.addDue(entry);
       count++;
@@ -298,7 +299,7 @@ export class AllowedMap {
   expire(): number {
     const now = this.now();
     let count = 0;
-    for (let entry = this.heap.peek(); entry !== undefined && entry.expiresAt <= now; entry = this.heap.peek()) {
+    for (let entry = this.heap.soonest(); entry !== undefined && entry.expiresAt <= now; entry = this.heap.soonest()) {
       this.remove(entry);
       count++;
     }

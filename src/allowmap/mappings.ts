@@ -128,7 +128,8 @@ export class RetainedMappings {
   namesLeadingTo(clientKey: string, name: string, now: number): string[] {
     const names = this.clients.get(clientKey);
     const found = [name];
-    if (names === undefined) return found;
+    // Most names are no CNAME's target: nothing to walk.
+    if (names === undefined || (names.peek(name)?.sources?.size ?? 0) === 0) return found;
     let seen: Set<string> | undefined;
     let level: WalkStep[] = [{ name, origin: undefined }];
     for (let depth = 0; level.length > 0 && depth < MAX_CHAIN; depth++) {

@@ -323,3 +323,60 @@ test('the suffix trick: a.com.evil.org is not a.com', () => {
   const h = harness();
   assert.deepEqual(h.learn({ question: 'a.com.evil.org', answers: [{ type: 'A', name: 'a.com.evil.org', ttl: 60, data: '192.0.2.8' }] }, { 'a.com': ['r1'] }), []);
 });
+
+interface RawRecord {
+  section: 'answer' | 'authority' | 'additional';
+  /** Owner as a pointer to the question's name (how servers write it), or spelled out. */
+  owner: 'pointer' | string;
+  type: 'A' | 'AAAA' | 'CNAME';
+  klass?: number;
+  data: string;
+}
+
+function wireName(name: string): number[] {
+  return [...name.split('.').flatMap((label) => [label.length, ...Buffer.from(label)]), 0];
+}
+
+function ipv6Bytes(ip: string): number[] {
+  const groups = (part: string): number[] => (part === '' ? [] : part.split(':').map((group) => parseInt(group, 16)));
+  const [head, tail] = ip.split('::');
+  const before = groups(head);
+  const after = groups(tail ?? '');
+  const all = [...before, ...new Array<number>(8 - before.length - after.length).fill(0), ...after];
+  return all.flatMap((group) => [group >> 8, group & 0xff]);
+}
+
+/** An answer with owner names written as told: dns-packet spells every name out. */
+function rawAnswer(question: string, records: RawRecord[], rcode = 0): Buffer {
+  const count = (section: RawRecord['section']) => records.filter((record) => record.section === section).length;
+  const bytes = [0, 1, 0x81, 0x80 | rcode, 0, 1, 0, count('answer'), 0, count('authority'), 0, count('additional'), ...wireName(question), 0, 1, 0, 1];
+  for (const section of ['answer', 'authority', 'additional'] as const) {
+    for (const record of records.filter((r) => r.section === section)) {
+      const type = { A: 1, AAAA: 28, CNAME: 5 }[record.type];
+      const data = record.type === 'CNAME' ? wireName(record.data) : record.type === 'A' ? record.data.split('.').map(Number) : ipv6Bytes(record.data);
+      bytes.push(...(record.owner === 'pointer' ? [0xc0, 12] : wireName(record.owner)), 0, type, 0, record.klass ?? 1, 0, 0, 0, 60, 0, data.length, ...data);
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+test('an answer whose owners point to the question reads as the same chain as one that spells them out', () => {
+  const Q = 'a.com';
+  const cases: [string, RawRecord[], number?][] = [
+    ['A and AAAA', [{ section: 'answer', owner: 'pointer', type: 'A', data: '192.0.2.1' }, { section: 'answer', owner: 'pointer', type: 'AAAA', data: '2001:db8::1' }]],
+    ['an address in Additional', [{ section: 'answer', owner: 'pointer', type: 'A', data: '192.0.2.1' }, { section: 'additional', owner: 'pointer', type: 'A', data: '192.0.2.2' }]],
+    ['Authority is never read', [{ section: 'authority', owner: 'pointer', type: 'A', data: '192.0.2.3' }]],
+    ['class CH is not IN', [{ section: 'answer', owner: 'pointer', type: 'A', klass: 3, data: '192.0.2.4' }]],
+    ['NXDOMAIN gives no address', [{ section: 'answer', owner: 'pointer', type: 'A', data: '192.0.2.5' }], 3],
+    ['a CNAME beside', [{ section: 'answer', owner: 'pointer', type: 'CNAME', data: 'b.com' }, { section: 'answer', owner: 'b.com', type: 'A', data: '192.0.2.6' }, { section: 'answer', owner: 'pointer', type: 'A', data: '192.0.2.7' }]],
+    ['another name', [{ section: 'answer', owner: 'pointer', type: 'A', data: '192.0.2.8' }, { section: 'answer', owner: 'evil.net', type: 'A', data: '6.6.6.6' }]],
+  ];
+  for (const [what, records, rcode] of cases) {
+    const pointed = rawAnswer(Q, records, rcode);
+    const spelled = rawAnswer(Q, records.map((record) => ({ ...record, owner: record.owner === 'pointer' ? Q : record.owner })), rcode);
+    const expected = readChain(spelled, walk(spelled));
+    assert.deepEqual(readChain(pointed, walk(pointed)), expected, what);
+  }
+  const both = rawAnswer(Q, cases[0][1]);
+  assert.deepEqual(readChain(both, walk(both))?.links.map((link) => [link.name, link.addresses.map((a) => a.ip)]), [[Q, ['192.0.2.1', '2001:db8::1']]]);
+});

@@ -128,6 +128,32 @@ test('the entry cap evicts the entry that expires soonest', () => {
   assert.deepEqual(evicted, [['entry-cap', '192.0.2.2']]);
 });
 
+test('the entry cap evicts the entry that expires soonest, counting extensions the heap has not placed yet', () => {
+  const { map, evicted, advance } = setup({ maxEntries: 2 });
+  map.learn(POD_A, address('192.0.2.1', 10));
+  map.learn(POD_A, address('192.0.2.2', 30));
+  advance(2000);
+  map.learn(POD_A, address('192.0.2.1', 60)); // now expires last
+  map.learn(POD_A, address('192.0.2.3', 50));
+  assert.deepEqual(evicted, [['entry-cap', '192.0.2.2']]);
+});
+
+test('an entry extended after it was placed in the expiry heap outlives its first expiry, and the entries behind it still expire', () => {
+  const { map, advance } = setup();
+  map.learn(POD_A, address('192.0.2.1', 10));
+  map.learn(POD_A, address('192.0.2.2', 20));
+  advance(5000);
+  map.learn(POD_A, address('192.0.2.1', 60));
+  advance(15_000);
+  assert.equal(map.expire(), 1);
+  assert.deepEqual(entries(map).map((e) => e.ip), ['192.0.2.1']);
+  advance(44_000);
+  assert.equal(map.expire(), 0);
+  advance(1000);
+  assert.equal(map.expire(), 1);
+  assert.equal(map.size, 0);
+});
+
 test("the entry cap holds for restored entries too: a predecessor's merged save cannot grow the map past it", () => {
   const { map, evicted, now } = setup({ maxEntries: 2 });
   map.learn(POD_A, address('192.0.2.1', 100));
