@@ -7,7 +7,7 @@ import { metricSum, parseMetrics } from '../test/helpers/wire.js';
 import { runDnsperf, type DnsperfLoad, type DnsperfReport } from './dnsperf.js';
 import { parseHistogram, subtractHistogram, type Bucket } from './histogram.js';
 import { PLAN } from './plan.js';
-import { cpuSeconds, rssBytes } from './proc.js';
+import { cpuSeconds, resident, type Resident } from './proc.js';
 import type { Scope } from './scope.js';
 import { TargetUnavailable, type BenchSetup, type RunningTarget, type Target } from './targets/target.js';
 
@@ -28,10 +28,10 @@ export interface MeasuredRun {
   latenciesUs: number[];
   /** Queries lost at the fixed rates. */
   pacedLost: number;
-  /** RSS once started, before any query. */
-  idleRssBytes: number;
-  /** The largest RSS sampled at PLAN.memoryQps and after it. */
-  loadRssBytes: number;
+  /** Memory once started, before any query. */
+  idle: Resident;
+  /** The largest memory sampled at PLAN.memoryQps and after it (RSS and its anonymous part each). */
+  load: Resident;
   /** Allowed-map entries when the load RSS was read (dnsgate with policies only). */
   allowedEntries: number | undefined;
   /** Hold times during the burst, when the target measures them and exports the metric. */
@@ -70,13 +70,19 @@ async function holdUnderBurst(
   };
 }
 
-/** Runs `work` while sampling the RSS of `pid`; returns its result and the largest sample. */
-async function withPeakRss<T>(pid: number, work: Promise<T>): Promise<{ result: T; peakRssBytes: number }> {
-  let peak = rssBytes(pid);
-  const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), RSS_SAMPLE_MS);
+/** Runs `work` while sampling the memory of `pid`; returns its result and the largest samples, after the work included. */
+async function withPeakResident<T>(pid: number, work: Promise<T>): Promise<{ result: T; peak: Resident }> {
+  const peak = resident(pid);
+  const sample = (): void => {
+    const now = resident(pid);
+    peak.rssBytes = Math.max(peak.rssBytes, now.rssBytes);
+    peak.anonBytes = Math.max(peak.anonBytes, now.anonBytes);
+  };
+  const sampler = setInterval(sample, RSS_SAMPLE_MS);
   try {
     const result = await work;
-    return { result, peakRssBytes: Math.max(peak, rssBytes(pid)) };
+    sample();
+    return { result, peak };
   } finally {
     clearInterval(sampler);
   }
@@ -100,12 +106,12 @@ export async function measureTarget(target: Target, setup: BenchSetup, scope: Sc
   const load = (overrides: Partial<DnsperfLoad>) =>
     runDnsperf({ server: running.address, port: running.port, source: setup.clientAddress, queryFile: setup.workload.mixedQueriesFile, clients: PLAN.clients, place: running.place, ...overrides }, scope);
   await sleep(PLAN.idleSeconds * 1000);
-  const idleRssBytes = rssBytes(running.pid);
+  const idle = resident(running.pid);
   await load({ seconds: PLAN.warmupSeconds });
   const saturated = await load({ seconds: PLAN.saturateSeconds });
   const cpu = await cpuOver(running.pid, load({ seconds: PLAN.cpuSeconds, maxQps: PLAN.cpuQps }));
   const paced = await load({ seconds: PLAN.latencySeconds, maxQps: PLAN.latencyQps, perQuery: true });
-  const memory = await withPeakRss(running.pid, load({ seconds: PLAN.memorySeconds, maxQps: PLAN.memoryQps }));
+  const memory = await withPeakResident(running.pid, load({ seconds: PLAN.memorySeconds, maxQps: PLAN.memoryQps }));
   const metrics = await scrapeMetrics(running);
   const allowedEntries = metrics === undefined ? undefined : metricSum(parseMetrics(metrics), ENTRIES_METRIC);
   const { hold, batches } = target.measuresHold ? await holdUnderBurst(running, setup, load) : { hold: undefined, batches: undefined };
@@ -118,8 +124,8 @@ export async function measureTarget(target: Target, setup: BenchSetup, scope: Sc
     cpu: { seconds: cpu.seconds, answered: cpu.answered },
     latenciesUs: paced.latenciesUs,
     pacedLost: paced.lost + cpu.lost + memory.result.lost,
-    idleRssBytes,
-    loadRssBytes: Math.max(memory.peakRssBytes, rssBytes(running.pid)),
+    idle,
+    load: memory.peak,
     allowedEntries,
     hold,
     batches,

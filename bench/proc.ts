@@ -2,18 +2,36 @@
  * What a target process costs, read from /proc: resident memory, and CPU time in
  * user and system mode (the process's threads, and its descendants, such as the nft
  * helper dnsgate keeps running).
+ *
+ * RSS is read whole and as its anonymous part (the heap, stacks, malloc's arenas).
+ * The rest is pages of files mapped in, mostly the node binary's, about 40 MB that
+ * every Node process has and that no change to dnsgate can move.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
-export function parseVmRssBytes(status: string): number {
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-  if (match === null) throw new Error('no VmRSS line in /proc/PID/status');
-  return Number(match[1]) * 1024;
+export interface Resident {
+  /** VmRSS. */
+  rssBytes: number;
+  /** RssAnon: the heap, stacks and other private memory, without mapped files. */
+  anonBytes: number;
+}
+
+export function parseResident(status: string): Resident {
+  const kb = (field: string): number => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
+    if (match === null) throw new Error(`no ${field} line in /proc/PID/status`);
+    return Number(match[1]) * 1024;
+  };
+  return { rssBytes: kb('VmRSS'), anonBytes: kb('RssAnon') };
+}
+
+export function resident(pid: number): Resident {
+  return parseResident(readFileSync(`/proc/${pid}/status`, 'utf8'));
 }
 
 export function rssBytes(pid: number): number {
-  return parseVmRssBytes(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return resident(pid).rssBytes;
 }
 
 /** Clock ticks per second of /proc/PID/stat's times. */

@@ -54,8 +54,8 @@ function targetRow(target: TargetSummary, cpuRatio: number | undefined): string[
     integer(target.qps),
     `${fixed(target.lostPercent ?? 0, 2)}%`,
     added ? [added.averageUs, added.p50Us, added.p99Us].map(integer).join(' / ') : dash,
-    fixed(target.idleRssMb ?? 0, 1),
-    fixed(target.rssMb ?? 0, 1),
+    `${fixed(target.idleRssMb ?? 0, 1)} (${fixed(target.idleAnonMb ?? 0, 1)})`,
+    `${fixed(target.rssMb ?? 0, 1)} (${fixed(target.anonMb ?? 0, 1)})`,
     target.holdP99Ms === undefined ? dash : fixed(target.holdP99Ms, 2),
   ];
 }
@@ -93,8 +93,8 @@ export function formatReport(results: BenchResults): string {
         'QPS',
         'lost',
         `added latency at ${PLAN.latencyQps} QPS, avg / p50 / p99 (µs)`,
-        'RSS idle (MB)',
-        `RSS at ${PLAN.memoryQps} QPS (MB)`,
+        'RSS idle (anon) MB',
+        `RSS at ${PLAN.memoryQps} QPS (anon) MB`,
         'hold p99 (ms)',
       ],
       results.targets.map((target) => targetRow(target, results.cpuRatios.find((ratio) => ratio.name === target.name)?.value)),

@@ -27,6 +27,9 @@ export interface TargetSummary {
   idleRssMb?: number;
   /** The larger of the rounds' peak RSS at PLAN.memoryQps. */
   rssMb?: number;
+  /** The anonymous part of idleRssMb and rssMb: what is the process's own, without the mapped node binary. */
+  idleAnonMb?: number;
+  anonMb?: number;
   /** The fewest allowed-map entries any round held when its RSS under load was read. */
   allowedEntries?: number;
   heldAnswers?: number;
@@ -57,8 +60,10 @@ export function summarizeTarget(name: string, runs: readonly TargetRun[]): Targe
     lostPercent: mean(measured.map((run) => run.lostPercent)),
     latency: summarizeLatencies(measured.flatMap((run) => run.latenciesUs)),
     cpuUsPerQuery: (1e6 * sum(measured.map((run) => run.cpu.seconds))) / sum(measured.map((run) => run.cpu.answered)),
-    idleRssMb: Math.max(...measured.map((run) => run.idleRssBytes)) / 2 ** 20,
-    rssMb: Math.max(...measured.map((run) => run.loadRssBytes)) / 2 ** 20,
+    idleRssMb: Math.max(...measured.map((run) => run.idle.rssBytes)) / 2 ** 20,
+    rssMb: Math.max(...measured.map((run) => run.load.rssBytes)) / 2 ** 20,
+    idleAnonMb: Math.max(...measured.map((run) => run.idle.anonBytes)) / 2 ** 20,
+    anonMb: Math.max(...measured.map((run) => run.load.anonBytes)) / 2 ** 20,
     allowedEntries: entries.length > 0 ? Math.min(...entries) : undefined,
     heldAnswers: hold && histogramCount(hold),
     holdP99Ms: holdP99 === undefined ? undefined : holdP99 * 1000,

@@ -7,7 +7,7 @@ import { histogramQuantile, parseHistogram, subtractHistogram } from '../../benc
 import { ALLOWED_MAP_RSS } from '../../bench/micro/allowed-map.js';
 import { NFTABLES_RESYNC } from '../../bench/micro/nftables-resync.js';
 import { POLICY_LOAD_FILE_MS, POLICY_LOAD_FILE_PEAK, POLICY_LOAD_SETS_MS, POLICY_LOAD_SETS_PEAK } from '../../bench/micro/policy-load.js';
-import { parseProcStat, parseVmRssBytes } from '../../bench/proc.js';
+import { parseProcStat, parseResident } from '../../bench/proc.js';
 import { summarizeLatencies } from '../../bench/stats.js';
 import type { TargetSummary } from '../../bench/summary.js';
 
@@ -67,8 +67,9 @@ test('hold time: the histogram of a burst is the difference of two scrapes, p99 
   assert.equal(parseHistogram('dnsgate_other_bucket{le="1"} 3', 'dnsgate_hold_duration_seconds'), undefined);
 });
 
-test('RSS from /proc/PID/status', () => {
-  assert.equal(parseVmRssBytes('Name:\tnode\nVmRSS:\t  151552 kB\nRssAnon:\t 1 kB\n'), 151552 * 1024);
+test('RSS and its anonymous part from /proc/PID/status', () => {
+  assert.deepEqual(parseResident('Name:\tnode\nVmRSS:\t  151552 kB\nRssAnon:\t   51200 kB\nRssFile:\t  100352 kB\n'), { rssBytes: 151552 * 1024, anonBytes: 51200 * 1024 });
+  assert.throws(() => parseResident('VmRSS:\t 1 kB\n'), /RssAnon/);
 });
 
 test('CPU ticks and parent from /proc/PID/stat, a command name with spaces and parentheses included', () => {
