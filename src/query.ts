@@ -31,6 +31,8 @@ export class Query implements Deadline {
   upstreamId = -1;
   /** The UDP socket the query left from: a reply is accepted only there. */
   upstreamSocket: object | undefined = undefined;
+  /** The next query in its bucket of the upstream's in-flight table (in-flight.ts). */
+  nextInFlight: Query | undefined = undefined;
   /** performance.now() after which the query is answered SERVFAIL. */
   deadline = 0;
   sentAt = 0;

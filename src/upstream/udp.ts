@@ -18,6 +18,7 @@ import type { Query } from '../query.js';
 import type { RandomIds } from '../util/random.js';
 import { errorText } from '../util/errors.js';
 import { answersQuery, type ExchangeEvents } from './exchange.js';
+import { InFlightQueries } from './in-flight.js';
 import type { UpstreamServer } from './server.js';
 import { sourcePort, type SourcePorts } from './source-ports.js';
 
@@ -36,8 +37,7 @@ class PooledPort {
 }
 
 export class UdpExchange {
-  /** Queries upstream by ID: a map rather than an array of the whole ID space, which was 0.5 MB per upstream of an idle agent. */
-  private readonly slots = new Map<number, Query>();
+  private readonly inFlight = new InFlightQueries();
   private readonly ports: PooledPort[] = [];
   private nextRenewal = 0;
   private renewTimer: NodeJS.Timeout | undefined;
@@ -70,7 +70,7 @@ export class UdpExchange {
   }
 
   get full(): boolean {
-    return this.slots.size >= MAX_IN_FLIGHT;
+    return this.inFlight.size >= MAX_IN_FLIGHT;
   }
 
   /** The local ports of the pool, for tests and the forgery-space figure. */
@@ -89,10 +89,9 @@ export class UdpExchange {
     }
     if (port === undefined) return false;
     let id = this.ids.nextId();
-    while (this.slots.has(id)) id = this.ids.nextId();
-    this.slots.set(id, query);
+    while (this.inFlight.get(id) !== undefined) id = this.ids.nextId();
+    this.inFlight.add(id, query);
     query.upstreamSocket = port;
-    query.upstreamId = id;
     writeId(query.message, id);
     port.socket.send(query.message);
     return true;
@@ -101,7 +100,7 @@ export class UdpExchange {
   /** Forgets the query's ID; a reply arriving later is dropped. */
   release(query: Query): void {
     const id = query.upstreamId;
-    if (id >= 0 && this.slots.get(id) === query) this.forget(id);
+    if (id >= 0 && this.inFlight.get(id) === query) this.inFlight.delete(id);
   }
 
   /** Replaces every socket that is not connected (the route may be back). */
@@ -115,10 +114,6 @@ export class UdpExchange {
     this.closed = true;
     if (this.renewTimer) clearInterval(this.renewTimer);
     for (const port of this.ports) port.socket.close();
-  }
-
-  private forget(id: number): void {
-    this.slots.delete(id);
   }
 
   private renewOne(): Promise<void> {
@@ -181,10 +176,10 @@ export class UdpExchange {
     }
     const id = readId(message);
     // A reply on another socket than its query left from is a guess at the ID.
-    const sent = this.slots.get(id);
+    const sent = this.inFlight.get(id);
     const query = sent?.upstreamSocket === port ? sent : undefined;
     if (!answersQuery(message, query, this.events)) return;
-    this.forget(id);
+    this.inFlight.delete(id);
     this.events.onReply(query, message);
   }
 }
