@@ -7,6 +7,7 @@
 import { type AllowedEntry, type DataplaneBatch, type EntryClient, type EntrySnapshot, entryKey, snapshotOf } from './entry.js';
 import { ExpiryHeap } from './expiry-heap.js';
 import { ExtensionQueue } from './extension-queue.js';
+import { NameAddresses } from './name-addresses.js';
 
 /**
  * A sighting extends an entry only when it moves the expiry by at least this much.
@@ -82,11 +83,11 @@ export class AllowedMap {
   /** Entries whose extension is deferred, by when the dataplane would drop them. */
   private readonly refreshes = new ExpiryHeap('programmed');
   /**
-   * `clientKey|domain` → the entry of its one address, or IP → entry in order of last
-   * learnt or extended (oldest first). Most names have one address, and a map each was
-   * a third of the map's memory.
+   * `clientKey|domain` → the entry of its one address, or its entries in order of last
+   * learnt or extended (name-addresses.ts). Most names have one address, and a map each
+   * was a third of the map's memory.
    */
-  private readonly byName = new Map<string, AllowedEntry | Map<string, AllowedEntry>>();
+  private readonly byName = new Map<string, AllowedEntry | NameAddresses>();
   /** Changes an answer may wait for: new entries, new rules or client IPs, extensions of an IP about to lapse. */
   private readonly dirty = new Set<AllowedEntry>();
   /** Extensions queued for the next batches, due ones first (see scheduleExtension): they go behind what answers wait for. */
@@ -245,9 +246,8 @@ export class AllowedMap {
     const sighted = this.byName.get(nameKey);
     if (sighted === entry) {
       this.byName.delete(nameKey);
-    } else if (sighted instanceof Map && sighted.get(entry.ip) === entry) {
-      sighted.delete(entry.ip);
-      if (sighted.size === 0) this.byName.delete(nameKey);
+    } else if (sighted instanceof NameAddresses && sighted.remove(entry) && sighted.size === 0) {
+      this.byName.delete(nameKey);
     }
   }
 
@@ -255,20 +255,22 @@ export class AllowedMap {
     const nameKey = `${clientKey}|${domain}`;
     const sighted = this.byName.get(nameKey);
     // Most names have one address: it is the newest already.
-    if (sighted === undefined || sighted === entry) {
+    if (sighted === entry) return;
+    if (sighted === undefined) {
       this.byName.set(nameKey, entry);
       return;
     }
-    let ips = sighted;
-    if (!(ips instanceof Map)) {
-      ips = new Map([[ips.ip, ips]]);
-      this.byName.set(nameKey, ips);
+    let addresses: NameAddresses;
+    if (sighted instanceof NameAddresses) {
+      addresses = sighted;
+    } else {
+      addresses = new NameAddresses();
+      addresses.sight(sighted);
+      this.byName.set(nameKey, addresses);
     }
-    ips.delete(entry.ip);
-    ips.set(entry.ip, entry);
-    if (ips.size <= this.options.maxIpsPerName) return;
-    const [oldestIp, oldest] = ips.entries().next().value as [string, AllowedEntry];
-    ips.delete(oldestIp);
+    addresses.sight(entry);
+    if (addresses.size <= this.options.maxIpsPerName) return;
+    const oldest = addresses.takeOldest() as AllowedEntry;
     oldest.domains.delete(domain);
     if (oldest.domains.size === 0) {
       this.remove(oldest);
