@@ -431,8 +431,8 @@ export class AllowedMap {
     }
     let changed = addRules(existing, entry.rules);
     if (entry.expiresAt > existing.expiresAt) {
+      // A later expiry: the heap places the entry anew when its old one comes up, as in learn.
       existing.expiresAt = entry.expiresAt;
-      this.heap.update(existing);
       changed = true;
     }
     for (const domain of domains) {
